@@ -1,0 +1,15 @@
+// Seeded pseudo-random numbers, so an experiment or a test with the same seed repeats exactly.
+
+export type Random = () => number;
+
+/** mulberry32: a small, fast 32-bit generator; statistical quality is ample for jitter and loss. */
+export function seededRandom(seed: number): Random {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
