@@ -6,13 +6,15 @@ export interface TimerHandle {
 }
 
 export interface Clock {
-  /** Milliseconds, monotonic within one clock. */
+  /** Milliseconds since the Unix epoch (virtual clocks start at an arbitrary instant). */
   now(): number;
   setTimeout(callback: () => void, delayMs: number): TimerHandle;
 }
 
 export const systemClock: Clock = {
-  now: () => performance.timeOrigin + performance.now(),
+  // Wall-clock milliseconds, so timestamps compare across processes on one machine (delivery
+  // latency is measured from a publish in the gateway to a receive in a client process).
+  now: () => Date.now(),
   setTimeout(callback, delayMs) {
     const timer = setTimeout(callback, Math.max(0, delayMs));
     // Timers must never keep a process alive on their own; sockets do that.

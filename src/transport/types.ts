@@ -100,6 +100,11 @@ export interface ConnectionStats {
 export interface TransportListener {
   readonly transport: string;
   readonly address: TransportAddress;
+  /**
+   * Settings a client needs to dial this listener that only the server knows, such as a pinned
+   * public key or certificate hashes; clients merge them into DialOptions.settings.
+   */
+  readonly clientSettings?: Record<string, unknown>;
   /** Stops accepting and destroys every connection accepted by this listener. */
   close(): Promise<void>;
 }
