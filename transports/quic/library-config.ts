@@ -1,0 +1,52 @@
+// Builds the @matrixai/quic configuration for each role from QuicSettings.
+import net from 'node:net';
+import type { QUICClientConfigInput, QUICServerConfigInput } from '@matrixai/quic';
+import type { TlsClientMaterial, TlsServerMaterial } from '../../src/transport/types.js';
+import { certificateVerifier } from './security.js';
+import type { QuicSettings } from './settings.js';
+
+/** Receive and send queue lengths for DATAGRAM frames; heartbeats need only a few. */
+const DATAGRAM_QUEUE_LENGTH = 16;
+
+function sharedConfig(settings: QuicSettings, role: 'client' | 'server') {
+  return {
+    maxIdleTimeout: settings.maxIdleTimeoutMs,
+    keepAliveIntervalTime: settings.keepAliveIntervalMs > 0 ? settings.keepAliveIntervalMs : undefined,
+    applicationProtos: settings.alpnProtocols,
+    enableDgram: [settings.datagrams, DATAGRAM_QUEUE_LENGTH, DATAGRAM_QUEUE_LENGTH] as [boolean, number, number],
+    initialMaxData: settings.initialMaxData,
+    initialMaxStreamDataBidiLocal: settings.initialMaxStreamData,
+    initialMaxStreamDataBidiRemote: settings.initialMaxStreamData,
+    // The session uses one client-opened bidirectional stream. The server allows a few more streams
+    // of each kind so that a peer which opens extra ones gets them reset by the transport instead
+    // of a STREAM_LIMIT_ERROR that ends the connection; the client allows none.
+    initialMaxStreamDataUni: role === 'server' ? 1024 : 0,
+    initialMaxStreamsBidi: role === 'server' ? 4 : 0,
+    initialMaxStreamsUni: role === 'server' ? 4 : 0,
+    readableChunkSize: settings.readableChunkSize,
+    disableActiveMigration: settings.disableActiveMigration,
+    // 0-RTT data can be replayed (RFC 9001 section 9.2) and the library does not expose it anyway.
+    enableEarlyData: false,
+  };
+}
+
+export function serverConfig(settings: QuicSettings, tls: TlsServerMaterial): QUICServerConfigInput {
+  return { ...sharedConfig(settings, 'server'), key: tls.key, cert: tls.cert, verifyPeer: false };
+}
+
+/**
+ * The name the client checks the certificate against: the configured serverName, else the dial
+ * host when it is a DNS name, else 'localhost', the same rule as the TCP transport.
+ */
+export function expectedServerName(host: string, tls: TlsClientMaterial | undefined): string {
+  return tls?.serverName ?? (net.isIP(host) ? 'localhost' : host);
+}
+
+export function clientConfig(settings: QuicSettings, host: string, tls: TlsClientMaterial | undefined): Partial<QUICClientConfigInput> {
+  const config: Partial<QUICClientConfigInput> = { ...sharedConfig(settings, 'client'), verifyPeer: true };
+  if (tls?.ca !== undefined) {
+    config.ca = tls.ca;
+    config.verifyCallback = certificateVerifier(tls.ca, expectedServerName(host, tls));
+  }
+  return config;
+}
