@@ -3,7 +3,7 @@
 // opens no sockets and starts no timers, and every call takes the current time, so the relay
 // backend and a packet-level backend can share it and tests can drive it with any clock.
 import { ConfigError } from '../errors.js';
-import type { Random } from '../random.js';
+import { seededRandom, type Random } from '../random.js';
 import { loadMahimahiTrace, TraceCapacity, TRACE_OPPORTUNITY_BYTES, type MahimahiTrace } from './mahimahi-trace.js';
 
 /** Settings of one link direction. Every field may change at run time through setConfig. */
@@ -37,7 +37,7 @@ export type ScheduleResult =
     };
 
 export interface LinkDirectionOptions {
-  /** Source of loss and jitter draws; pass seededRandom(seed) for repeatable runs. */
+  /** Source of loss draws and of the seed for jitter draws; pass seededRandom(seed) for repeatable runs. */
   random: Random;
   /** Time 0 of a trace on the caller's clock; defaults to the first schedule() call. */
   startMs?: number;
@@ -127,7 +127,9 @@ interface QueuedUnit {
 /** One direction of an emulated link. */
 export class LinkDirection {
   private config: LinkDirectionConfig;
-  private readonly random: Random;
+  private readonly lossRandom: Random;
+  /** Separate from loss draws, so units that skip jitter (queue drops) do not shift later loss decisions. */
+  private readonly jitterRandom: Random;
   private readonly keepOrder: boolean;
   private readonly injectedTrace: MahimahiTrace | undefined;
   /** Time 0 of the active trace; undefined means the next unit starts it. */
@@ -154,7 +156,8 @@ export class LinkDirection {
   };
 
   constructor(config: LinkDirectionConfig, options: LinkDirectionOptions) {
-    this.random = options.random;
+    this.lossRandom = options.random;
+    this.jitterRandom = seededRandom(Math.floor(options.random() * 0x1_0000_0000));
     this.keepOrder = options.keepOrder ?? false;
     this.injectedTrace = options.trace;
     this.traceStartMs = options.startMs;
@@ -223,10 +226,10 @@ export class LinkDirection {
 
     if (this.blackholed) return this.drop('blackhole', sizeBytes);
 
-    // Loss is drawn before the queue so the sequence of random draws depends only on the
-    // sequence of units, which keeps a seeded run repeatable when the queue state differs.
+    // Loss is drawn first, from its own generator, so the loss decisions depend only on the
+    // sequence of units and stay repeatable for a seed when queue drops or timing differ.
     let lost = false;
-    if (this.config.lossRate > 0 && this.random() < this.config.lossRate) {
+    if (this.config.lossRate > 0 && this.lossRandom() < this.config.lossRate) {
       if (this.lossDelayMs === undefined) return this.drop('loss', sizeBytes);
       lost = true;
     }
@@ -244,7 +247,7 @@ export class LinkDirection {
     }
 
     let delayMs = this.config.delayMs;
-    if (this.config.jitterMs > 0) delayMs = Math.max(0, delayMs + (this.random() * 2 - 1) * this.config.jitterMs);
+    if (this.config.jitterMs > 0) delayMs = Math.max(0, delayMs + (this.jitterRandom() * 2 - 1) * this.config.jitterMs);
     let deliverAtMs = departureMs + delayMs + (lost ? (this.lossDelayMs ?? 0) : 0);
     const reorder = this.config.reorder === true && !this.keepOrder;
     if (!reorder) deliverAtMs = Math.max(deliverAtMs, this.lastDeliverAtMs);

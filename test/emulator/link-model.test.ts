@@ -61,6 +61,21 @@ describe('link model', () => {
     expect(run(43)).not.toEqual(first);
   });
 
+  it('loss draws ignore queue and jitter', () => {
+    const lossIndices = (config: LinkDirectionConfig): number[] => {
+      const link = new LinkDirection(config, { random: seededRandom(9) });
+      const lost: number[] = [];
+      for (let i = 0; i < 2_000; i++) {
+        const result = link.schedule(1500, i * 0.5);
+        if ('drop' in result && result.drop === 'loss') lost.push(i);
+      }
+      return lost;
+    };
+    const base = lossIndices({ ...plain, lossRate: 0.2 });
+    const shaped = lossIndices({ ...plain, lossRate: 0.2, jitterMs: 30, bandwidthKbps: 1000, queueLimitBytes: 6000 });
+    expect(shaped).toEqual(base);
+  });
+
   it('queue limit drops at the tail', () => {
     // 100 kbit/s = 12.5 bytes/ms: each 1500-byte packet needs 120 ms of tokens.
     const link = new LinkDirection({ ...plain, bandwidthKbps: 100, burstBytes: 1500, queueLimitBytes: 3000 }, { random: seededRandom(1) });
