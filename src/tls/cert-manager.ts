@@ -348,13 +348,13 @@ export class CertificateManager {
 async function issue(now: number, generation: Pick<SelfSignedManagerOptions, 'validityDays' | 'dnsNames' | 'ipAddresses'>): Promise<ManagedCertificate> {
   // Back-dated by a minute, as createSelfSignedCertificate does by default, for peers whose clock
   // is slightly behind; the validity span stays validityDays.
-  const created = await createSelfSignedCertificate({
+  const { cert, key, der, sha256, notBefore, notAfter } = await createSelfSignedCertificate({
     notBefore: new Date(now - 60_000),
     validityDays: generation.validityDays,
-    ...(generation.dnsNames ? { dnsNames: generation.dnsNames } : {}),
-    ...(generation.ipAddresses ? { ipAddresses: generation.ipAddresses } : {}),
+    dnsNames: generation.dnsNames,
+    ipAddresses: generation.ipAddresses,
   });
-  return { cert: created.cert, key: created.key, der: created.der, sha256: created.sha256, notBefore: created.notBefore, notAfter: created.notAfter };
+  return { cert, key, der, sha256, notBefore, notAfter };
 }
 
 /** Accepts pages served from localhost, 127.0.0.1 or [::1] on any port, over http or https. */
