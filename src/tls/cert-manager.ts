@@ -315,6 +315,8 @@ export class CertificateManager {
     return this.current().notBefore.getTime() + this.generation.rotateAfterDays * DAY_MS;
   }
 
+  // NOTE: the new hash is published only when the certificate starts serving, so a page holding a
+  // hash list fetched just before the rotation fails its next connection until it fetches again.
   private async rotate(now: number): Promise<boolean> {
     const next = await issue(now, this.generation);
     const previous = this.current();
