@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AuthError, ConfigError, TransportError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { generateUdpKeyPair, UdpTransport, type UdpConnection, type UdpListener } from '../../transports/udp/index.js';
-import { HOST, startPair, type Pair } from './helpers.js';
+import { HOST, startPair, waitFor, type Pair } from './helpers.js';
 import { LossyRelay } from './lossy-relay.js';
 
 let pair: Pair | null = null;
@@ -153,7 +153,7 @@ describe('udp handshake', () => {
     })) as UdpConnection;
     cleanups.push(() => second.destroy());
     expect(second.cid.equals(pair.client.cid)).toBe(false);
-    await pair.serverEvents.until(() => pair!.listener.connectionCount === 2, 'second connection');
+    await waitFor(() => pair!.listener.connectionCount === 2, 'second connection');
     expect(pair.listener.connectionCount).toBe(2);
   });
 });

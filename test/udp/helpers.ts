@@ -135,3 +135,12 @@ export function numbered(prefix: string, count: number, size = 0): Buffer[] {
     return size > label.length ? Buffer.concat([label, Buffer.alloc(size - label.length, 0x2e)]) : label;
   });
 }
+
+/** Polls `condition` every 10 ms; rejects after `timeoutMs` naming `what`. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -141,7 +141,8 @@ export class LossyRelay {
 
 function bindSocket(): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket('udp4');
+    // Large buffers, so the relay itself drops only what the seeded loss decides.
+    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024, sendBufferSize: 4 * 1024 * 1024 });
     socket.once('error', reject);
     socket.bind(0, '127.0.0.1', () => {
       socket.off('error', reject);

@@ -29,6 +29,8 @@ export interface UdpCounters {
   replaysDropped: number;
   retransmissions: number;
   duplicatesSent: number;
+  /** Segments received again after they were already received (spurious retransmissions or duplicates). */
+  duplicateSegments: number;
   /** Segments dropped because they were beyond the receive window. */
   beyondWindow: number;
   /** Peer address changes accepted after authentication. */
@@ -59,7 +61,7 @@ type State = 'open' | 'closing' | 'closed';
 const MAX_LINGER_MS = 5_000;
 
 export class UdpConnection extends BaseConnection implements PacketSink {
-  readonly counters: UdpCounters = { datagramsReceived: 0, authFailures: 0, replaysDropped: 0, retransmissions: 0, duplicatesSent: 0, beyondWindow: 0, migrations: 0 };
+  readonly counters: UdpCounters = { datagramsReceived: 0, authFailures: 0, replaysDropped: 0, retransmissions: 0, duplicatesSent: 0, duplicateSegments: 0, beyondWindow: 0, migrations: 0 };
   readonly cid: Buffer;
   private state: State = 'open';
   private remote: RemoteAddress;
@@ -73,6 +75,7 @@ export class UdpConnection extends BaseConnection implements PacketSink {
   private lastCloseRepeatAt = 0;
   private receiveFailed = false;
   private wasCongested = false;
+  private flushScheduled = false;
   private readonly settings: ResolvedUdpSettings;
   private readonly log: Logger;
   private readonly protection: PacketProtection;
@@ -264,6 +267,7 @@ export class UdpConnection extends BaseConnection implements PacketSink {
           return;
         }
         if (result === 'beyond-window') this.counters.beyondWindow += 1;
+        if (result === 'duplicate') this.counters.duplicateSegments += 1;
         // ACK at once when a hole opens, fills or persists, and for duplicates (our ACK was lost).
         if (result !== 'accepted' || hadGap || this.receiver.hasGap) this.acks.immediate = true;
         // The reassembly timeout counts from the last in-order progress, or from when data started waiting.
@@ -298,11 +302,21 @@ export class UdpConnection extends BaseConnection implements PacketSink {
   /** Sends whatever is due: lost segments, new segments within the window, a due ACK. */
   private flush(forceAck = false): void {
     if (this.state === 'closed') return;
+    let more: boolean;
     try {
-      this.counters.duplicatesSent += this.writer.flush(forceAck);
+      const outcome = this.writer.flush(forceAck);
+      this.counters.duplicatesSent += outcome.duplicates;
+      more = outcome.more;
     } catch (error) {
       this.fail(toError(error), CloseCode.INTERNAL_ERROR);
       return;
+    }
+    if (more && !this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
     }
     this.afterSend();
   }

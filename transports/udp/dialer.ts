@@ -14,8 +14,13 @@ import type { ResolvedUdpSettings } from './settings.js';
 /** RETRY exchanges accepted per dial; a server needs one, more means a misbehaving peer. */
 const MAX_RETRIES = 3;
 
-export function socketTypeFor(host: string): 'udp4' | 'udp6' {
-  return host.includes(':') ? 'udp6' : 'udp4';
+/** A socket of the family `host` belongs to, with the configured kernel buffer sizes. */
+export function createUdpSocket(host: string, settings: ResolvedUdpSettings): dgram.Socket {
+  return dgram.createSocket({
+    type: host.includes(':') ? 'udp6' : 'udp4',
+    recvBufferSize: settings.socketBufferBytes,
+    sendBufferSize: settings.socketBufferBytes,
+  });
 }
 
 /** Runs the handshake over a fresh socket and resolves with the established connection. */
@@ -26,7 +31,7 @@ export function dialUdp(transport: string, options: DialOptions, settings: Resol
   if (!init) throw new ConfigError('udp setting "serverPublicKey" is a low-order X25519 point; it cannot be a real server key');
   const log = options.logger.child({ component: 'udp-dialer', cid: cid.toString('hex'), server: `${options.host}:${options.port}` });
   const clock = settings.clock;
-  const socket = dgram.createSocket(socketTypeFor(options.host));
+  const socket = createUdpSocket(options.host, settings);
 
   return new Promise<TransportConnection>((resolve, reject) => {
     let cookie: Buffer | null = null;

@@ -1,9 +1,8 @@
 // Plain-UDP transport for extreme networks: its own reliability, fragmentation, encryption and
 // connection ids, in one datagram per packet of at most 1200 bytes. docs/UDP.md describes the
 // protocol, the key schedule and every setting.
-import dgram from 'node:dgram';
 import type { DialOptions, ListenOptions, Transport, TransportConnection, TransportListener } from '../../src/transport/types.js';
-import { dialUdp, socketTypeFor } from './dialer.js';
+import { createUdpSocket, dialUdp } from './dialer.js';
 import { parseStaticPrivateKey } from './keys.js';
 import { UdpListener } from './listener.js';
 import { resolveUdpSettings, type UdpSettings } from './settings.js';
@@ -25,7 +24,7 @@ export class UdpTransport implements Transport {
   async listen(options: ListenOptions, onConnection: (connection: TransportConnection) => void): Promise<TransportListener> {
     const settings = resolveUdpSettings({ ...this.defaults, ...options.settings });
     const staticKey = parseStaticPrivateKey(settings.staticPrivateKey);
-    const socket = dgram.createSocket(socketTypeFor(options.host));
+    const socket = createUdpSocket(options.host, settings);
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(options.port, options.host, () => {

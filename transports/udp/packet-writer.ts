@@ -21,6 +21,13 @@ const ACK_RESERVE = 64;
 /** Payload bytes per fragment: a full DATA datagram minus headers, tag and the ACK reserve. */
 export const FRAGMENT_SIZE = MAX_DATA_PLAINTEXT - MAX_SEGMENT_HEADER - ACK_RESERVE;
 
+/**
+ * Packets sent per flush at most. The rest goes out on the next turn of the event loop, so one
+ * large send() does not overflow the socket buffers on the way (each datagram costs about 2 KB
+ * of kernel buffer, and Linux's default receive buffer is about 208 KB).
+ */
+const MAX_BURST_PACKETS = 16;
+
 /** What the writer needs from its connection. */
 export interface PacketSink {
   readonly cid: Buffer;
@@ -64,16 +71,17 @@ export class PacketWriter {
 
   /**
    * Sends every segment the sender releases and, when `forceAck` or an immediate ACK is due, an
-   * ACK even without data. Returns the number of duplicate packets sent.
+   * ACK even without data, up to MAX_BURST_PACKETS packets. Returns the number of duplicate
+   * packets sent and whether more is ready to send.
    */
-  flush(forceAck: boolean): number {
+  flush(forceAck: boolean): { duplicates: number; more: boolean } {
     const now = this.settings.clock.now();
     let duplicates = 0;
-    // Bounded by the window; the guard only protects against a logic error looping forever.
-    for (let guard = 0; guard <= this.settings.windowSegments + 2; guard++) {
+    for (let packets = 0; ; packets++) {
       let segment = this.sender.peekNext();
       const ackDue = this.acks.pending && (forceAck || this.acks.immediate);
       if (!segment && !ackDue) break;
+      if (packets >= MAX_BURST_PACKETS) return { duplicates, more: true };
 
       const packetNumber = this.sink.allocatePacketNumber();
       const writer = new ByteWriter(MAX_DATA_PLAINTEXT);
@@ -102,7 +110,7 @@ export class PacketWriter {
         duplicates += 1;
       }
     }
-    return duplicates;
+    return { duplicates, more: false };
   }
 
   /** Sends an unreliable frame in a packet of its own (with a pending ACK when both fit). */

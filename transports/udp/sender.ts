@@ -8,6 +8,7 @@
 // (RFC 6298 section 5) covers tail loss and lost ACKs.
 import type { AckFrame } from './frames.js';
 import { SegmentFlag } from './frames.js';
+import { MAX_ACK_RANGES } from './receiver.js';
 import { RttEstimator, type RttOptions } from './rtt.js';
 
 /** RFC 9002 section 6.1.1 kPacketThreshold: tolerates this much reordering before declaring loss. */
@@ -176,14 +177,19 @@ export class ReliableSender {
       }
     }
 
-    const newlyLost = this.detectLosses(now);
+    // A receiver lists at most MAX_ACK_RANGES ranges; above the last listed one it says nothing,
+    // so segments there must not be declared lost on this ACK's evidence.
+    const last = ack.ranges[ack.ranges.length - 1];
+    const reportedUpTo = ack.ranges.length >= MAX_ACK_RANGES && last ? last.end : Infinity;
+    const newlyLost = this.detectLosses(now, reportedUpTo);
     return { newlyAcked, newlyLost };
   }
 
-  private detectLosses(now: number): number {
+  private detectLosses(now: number, reportedUpTo: number): number {
     let lost = 0;
     const lossDelay = this.rtt.lossDelay;
     for (const segment of this.inFlight.values()) {
+      if (segment.seq >= reportedUpTo) break;
       if (segment.lost || segment.lastSentPn >= this.largestAckedPn) continue;
       const byCount = this.largestAckedPn - segment.lastSentPn >= PACKET_THRESHOLD;
       const byTime = now - segment.lastSentAt >= lossDelay;

@@ -47,6 +47,8 @@ export interface UdpSettings {
   cookieThreshold?: number;
   /** Server: half-open handshakes at most; INITs beyond it are dropped. */
   maxHalfOpen?: number;
+  /** SO_RCVBUF and SO_SNDBUF of the transport's sockets; the kernel caps it (net.core.rmem_max / wmem_max on Linux). */
+  socketBufferBytes?: number;
   /** Time source for every timer; tests may pass a VirtualClock. */
   clock?: Clock;
 }
@@ -72,13 +74,14 @@ export interface ResolvedUdpSettings {
   closeFlushTimeoutMs: number;
   cookieThreshold: number;
   maxHalfOpen: number;
+  socketBufferBytes: number;
   clock: Clock;
 }
 
 export const DEFAULT_UDP_SETTINGS: Omit<ResolvedUdpSettings, 'staticPrivateKey' | 'serverPublicKey' | 'clock'> = {
   handshakeTimeoutMs: 10_000,
   handshakeRetryMs: 250,
-  handshakeMaxRetryMs: 2_000,
+  handshakeMaxRetryMs: 1_000,
   idleTimeoutMs: 300_000,
   deliveryTimeoutMs: 60_000,
   reassemblyTimeoutMs: 60_000,
@@ -94,6 +97,7 @@ export const DEFAULT_UDP_SETTINGS: Omit<ResolvedUdpSettings, 'staticPrivateKey' 
   closeFlushTimeoutMs: 2_000,
   cookieThreshold: 256,
   maxHalfOpen: 4_096,
+  socketBufferBytes: 1024 * 1024,
 };
 
 type NumberKey = {
@@ -141,6 +145,7 @@ export function resolveUdpSettings(settings: Record<string, unknown> | undefined
     closeFlushTimeoutMs: readNumber(raw, 'closeFlushTimeoutMs', 0, 600_000),
     cookieThreshold: readNumber(raw, 'cookieThreshold', 0, 1_000_000),
     maxHalfOpen: readNumber(raw, 'maxHalfOpen', 1, 1_000_000),
+    socketBufferBytes: readNumber(raw, 'socketBufferBytes', 4096, 2 ** 30),
     clock: clock as Clock,
   };
   if (resolved.minRtoMs > resolved.maxRtoMs) {
