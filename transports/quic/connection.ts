@@ -36,6 +36,7 @@ export class QuicConnection extends BaseConnection {
   private readonly settings: QuicSettings;
   private readonly logger: Logger;
   private readonly shutdownLibrary: () => Promise<void>;
+  private readonly guard: ConnectionGuard;
   private stream: QUICStream | null = null;
   private writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
   /** Length-prefixed frames sent before the stream exists (server side only). */
@@ -55,6 +56,7 @@ export class QuicConnection extends BaseConnection {
     this.settings = options.settings;
     this.logger = options.logger.child({ connection: this.id });
     this.shutdownLibrary = options.shutdown;
+    this.guard = options.guard;
 
     const evented = asEvented(connection);
     evented.addEventListener(events.EventQUICConnectionError.name, (event) => this.onConnectionError(event.detail));
@@ -82,6 +84,11 @@ export class QuicConnection extends BaseConnection {
   /** The peer's current address; it changes when the peer migrates or its NAT rebinds. */
   get currentRemoteAddress(): string {
     return `${this.library.remoteHost}:${this.library.remotePort}`;
+  }
+
+  /** Whether the peer opened streams before the connection finished starting (they were held, then processed). */
+  get peerStreamsArrivedEarly(): boolean {
+    return this.guard.heldStreams;
   }
 
   /** Whether the peer accepts DATAGRAM frames, so sendUnreliable() can use them. */

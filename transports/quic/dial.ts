@@ -44,8 +44,8 @@ export async function dialQuic(transport: string, options: DialOptions): Promise
     }
   })();
 
-  const socket = new GuardedQuicSocket({ libraryLogger: quicLogger, logger });
-  await socket.start({ host: localBindAddress(address, options.settings), port: 0 }).catch((error: unknown) => {
+  const socket = new GuardedQuicSocket({ libraryLogger: quicLogger, logger, udpBufferBytes: settings.udpBufferBytes });
+  await socket.start({ host: settings.localHost ?? localBindAddress(address), port: 0 }).catch((error: unknown) => {
     throw fail(`could not bind a UDP socket: ${toError(error).message}`, error);
   });
 
@@ -101,10 +101,9 @@ async function resolve(host: string): Promise<{ address: string; family: number 
 /**
  * The local address for the client's UDP socket: the loopback address of the same family for a
  * loopback target (the library would otherwise bind `::` and send to IPv4 peers through mapped
- * addresses), else the wildcard of that family. settings.localHost overrides it.
+ * addresses), else the wildcard of that family.
  */
-function localBindAddress(target: { address: string; family: number }, raw: Record<string, unknown> | undefined): string {
-  if (typeof raw?.localHost === 'string') return raw.localHost;
+function localBindAddress(target: { address: string; family: number }): string {
   if (target.family === 6) return target.address === '::1' ? '::1' : '::';
   return target.address.startsWith('127.') ? '127.0.0.1' : '0.0.0.0';
 }

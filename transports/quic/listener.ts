@@ -11,6 +11,13 @@ import { libraryLogger } from './log-adapter.js';
 import { retryTokenCrypto } from './security.js';
 import { quicSettings } from './settings.js';
 
+/** Time close() leaves the socket open for CONNECTION_CLOSE frames and their acknowledgements. */
+const LISTENER_CLOSE_GRACE_MS = 200;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
 export class QuicListener implements TransportListener {
   private readonly connections = new Set<QuicConnection>();
   private closing: Promise<void> | null = null;
@@ -45,7 +52,12 @@ export class QuicListener implements TransportListener {
   private async stop(): Promise<void> {
     for (const connection of this.connections) connection.destroy();
     this.connections.clear();
-    await this.server.stop({ isApp: true, errorCode: 0, force: true }).catch(() => {});
+    // QUICServer.stop() resolves only after every connection's closing period of three probe
+    // timeouts (RFC 9000 section 10.2), which is 3 s for a connection stopped before its first RTT
+    // sample. The CONNECTION_CLOSE frames leave at once, so the socket closes after a short grace
+    // and the library finishes its timers in the background.
+    const serverStopped = this.server.stop({ isApp: true, errorCode: 0, force: true }).catch(() => {});
+    await Promise.race([serverStopped, delay(LISTENER_CLOSE_GRACE_MS)]);
     await this.socket.stop({ force: true }).catch(() => {});
   }
 }
@@ -56,7 +68,7 @@ export async function listenQuic(transport: string, options: ListenOptions, onCo
   const logger = options.logger.child({ transport });
   const quicLogger = libraryLogger(logger);
 
-  const socket = new GuardedQuicSocket({ libraryLogger: quicLogger, logger });
+  const socket = new GuardedQuicSocket({ libraryLogger: quicLogger, logger, udpBufferBytes: settings.udpBufferBytes });
   try {
     await socket.start({ host: options.host, port: options.port });
   } catch (error) {

@@ -33,12 +33,16 @@ export interface QuicSettings {
   readableChunkSize: number;
   /** Ask the peer not to migrate actively (RFC 9000 section 18.2); NAT rebinding still works. */
   disableActiveMigration: boolean;
+  /** Kernel receive and send buffer size of the UDP socket in bytes (capped by net.core.rmem_max/wmem_max). */
+  udpBufferBytes: number;
+  /** Local address the client binds; by default the loopback address for a loopback target, else the wildcard. */
+  localHost: string | undefined;
 }
 
 export const DEFAULT_ALPN = 'pushlab/1';
 
 /** Defaults shared by both roles; keep-alive differs and is set by quicSettings(). */
-const DEFAULTS: Omit<QuicSettings, 'keepAliveIntervalMs'> = {
+const DEFAULTS: Omit<QuicSettings, 'keepAliveIntervalMs' | 'localHost'> = {
   maxIdleTimeoutMs: 60_000,
   connectTimeoutMs: 10_000,
   closeTimeoutMs: 2_000,
@@ -51,6 +55,8 @@ const DEFAULTS: Omit<QuicSettings, 'keepAliveIntervalMs'> = {
   initialMaxStreamData: 64 * 1024,
   readableChunkSize: 16 * 1024,
   disableActiveMigration: true,
+  // Kernel buffers are charged only while datagrams wait in them, so an idle socket costs nothing.
+  udpBufferBytes: 2 * 1024 * 1024,
 };
 
 /**
@@ -75,6 +81,8 @@ export function quicSettings(role: QuicRole, raw: Record<string, unknown> | unde
     initialMaxStreamData: positiveInteger(input, 'initialMaxStreamData', DEFAULTS.initialMaxStreamData),
     readableChunkSize: positiveInteger(input, 'readableChunkSize', DEFAULTS.readableChunkSize),
     disableActiveMigration: boolean(input, 'disableActiveMigration', DEFAULTS.disableActiveMigration),
+    udpBufferBytes: positiveInteger(input, 'udpBufferBytes', DEFAULTS.udpBufferBytes),
+    localHost: optionalString(input, 'localHost'),
   };
   // A keep-alive at or above the idle timeout cannot keep anything alive; the library rejects it too.
   if (settings.keepAliveIntervalMs >= settings.maxIdleTimeoutMs) {
@@ -111,6 +119,13 @@ function boolean(input: Record<string, unknown>, key: string, fallback: boolean)
   const value = input[key];
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw new ConfigError(`quic settings: ${key} must be a boolean, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function optionalString(input: Record<string, unknown>, key: string): string | undefined {
+  const value = input[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0) throw new ConfigError(`quic settings: ${key} must be a non-empty string, got ${JSON.stringify(value)}`);
   return value;
 }
 
