@@ -219,7 +219,8 @@ export class QuicConnection extends BaseConnection {
       }
     } catch (error) {
       if (this.closed || this.closing) return;
-      this.emitClose({ error: new TransportError('TRANSPORT_FAILED', `QUIC stream of ${this.id} failed: ${toError(error).message}`, { cause: error }) });
+      const failure = error instanceof TransportError ? error : new TransportError('TRANSPORT_FAILED', `QUIC stream of ${this.id} failed: ${toError(error).message}`, { cause: error });
+      this.emitClose({ error: failure });
       this.shutdown();
     }
   }

@@ -8,7 +8,7 @@ import type { DialOptions } from '../../src/transport/types.js';
 import { QuicConnection } from './connection.js';
 import { GuardedQuicSocket } from './guarded-socket.js';
 import { connectionGuard, guardEventErrors, installConnectionGuard } from './guards.js';
-import { clientConfig, expectedServerName } from './library-config.js';
+import { clientConfig, expectedServerName, streamCodeToReason } from './library-config.js';
 import { libraryLogger } from './log-adapter.js';
 import { clientCryptoOps } from './security.js';
 import { quicSettings } from './settings.js';
@@ -59,6 +59,7 @@ export async function dialQuic(transport: string, options: DialOptions): Promise
         serverName: expectedServerName(options.host, options.tls),
         crypto: { ops: clientCryptoOps },
         config,
+        codeToReason: streamCodeToReason,
         logger: quicLogger,
       },
       { timer: settings.connectTimeoutMs, ...(options.signal ? { signal: options.signal } : {}) },

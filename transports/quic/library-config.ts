@@ -1,6 +1,7 @@
 // Builds the @matrixai/quic configuration for each role from QuicSettings.
 import net from 'node:net';
-import type { QUICClientConfigInput, QUICServerConfigInput } from '@matrixai/quic';
+import type { QUICClientConfigInput, QUICServerConfigInput, StreamCodeToReason } from '@matrixai/quic';
+import { TransportError } from '../../src/errors.js';
 import type { TlsClientMaterial, TlsServerMaterial } from '../../src/transport/types.js';
 import { certificateVerifier } from './security.js';
 import type { QuicSettings } from './settings.js';
@@ -50,3 +51,11 @@ export function clientConfig(settings: QuicSettings, host: string, tls: TlsClien
   }
   return config;
 }
+
+/**
+ * Turns the application error code of a peer's RESET_STREAM ('read') or STOP_SENDING ('write')
+ * into the error the stream fails with (RFC 9000 sections 19.4 and 19.5). The transport never
+ * sends a code other than 0, so the code only tells peers apart from other implementations.
+ */
+export const streamCodeToReason: StreamCodeToReason = (type, code) =>
+  new TransportError('TRANSPORT_FAILED', `QUIC stream ${type === 'read' ? 'reset' : 'stopped'} by the peer with application error code ${code}`);

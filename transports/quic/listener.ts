@@ -5,7 +5,7 @@ import type { ListenOptions, TransportAddress, TransportConnection, TransportLis
 import { QuicConnection } from './connection.js';
 import { GuardedQuicSocket, type AcceptQueueStats } from './guarded-socket.js';
 import { guardEventErrors, installConnectionGuard } from './guards.js';
-import { serverConfig } from './library-config.js';
+import { serverConfig, streamCodeToReason } from './library-config.js';
 import { asEvented } from './library-internals.js';
 import { libraryLogger } from './log-adapter.js';
 import { retryTokenCrypto } from './security.js';
@@ -82,6 +82,7 @@ export async function listenQuic(transport: string, options: ListenOptions, onCo
     // Bounds the handshake of each accepted connection, so a client that vanishes mid-handshake
     // does not hold server state until the idle timeout.
     minIdleTimeout: settings.connectTimeoutMs,
+    codeToReason: streamCodeToReason,
     logger: quicLogger,
   });
   guardEventErrors(server, (error) => logger.warn({ err: error }, 'QUIC server error inside the library'));
