@@ -13,7 +13,7 @@ export interface PairOptions {
   listenSettings?: UdpSettings;
   dialSettings?: UdpSettings;
   /** Puts a seeded lossy relay between client and server. */
-  relay?: { seed: number; lossToServer?: number; lossToClient?: number };
+  relay?: { seed: number; lossToServer?: number; lossToClient?: number; record?: boolean };
 }
 
 export interface Pair {

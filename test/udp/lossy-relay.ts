@@ -16,6 +16,8 @@ export interface RelayOptions {
   lossToServer?: number;
   /** Probability (0..1) of dropping a server-to-client datagram. */
   lossToClient?: number;
+  /** Keep a copy of every forwarded datagram from the start. */
+  record?: boolean;
 }
 
 interface DirectionState {
@@ -43,6 +45,7 @@ export class LossyRelay {
   ) {
     this.front = front;
     this.upstream = upstream;
+    this.record = options.record ?? false;
     const make = (loss: number, seed: number): DirectionState => ({ loss, random: seededRandom(seed), seen: 0, forwarded: 0, dropped: 0, recorded: [] });
     this.state = {
       toServer: make(options.lossToServer ?? 0, options.seed),

@@ -64,6 +64,8 @@ export class UdpListener implements TransportListener {
   private readonly entries = new Map<string, Entry>();
   private halfOpen = 0;
   private closing = false;
+  /** Datagrams handed to the socket whose send callback has not run yet. */
+  private sendsInProgress = 0;
   private readonly cookies: CookieJar;
   private readonly log: Logger;
   private readonly socket: dgram.Socket;
@@ -98,12 +100,21 @@ export class UdpListener implements TransportListener {
     this.entries.clear();
     this.halfOpen = 0;
     this.log.info('udp listener closed');
-    return new Promise((resolve) => this.socket.close(() => resolve()));
+    return this.closeSocketAfterSends();
+  }
+
+  /** Closes the socket once the CLOSE datagrams just queued went out (at most 200 ms later). */
+  private async closeSocketAfterSends(): Promise<void> {
+    const deadline = Date.now() + 200;
+    while (this.sendsInProgress > 0 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
   private send(datagram: Buffer, remote: RemoteAddress): void {
     if (this.closing && this.entries.size === 0) return;
+    this.sendsInProgress += 1;
     this.socket.send(datagram, remote.port, remote.address, (error) => {
+      this.sendsInProgress -= 1;
       if (error) this.log.debug({ err: error, remote }, 'udp send failed');
     });
   }
