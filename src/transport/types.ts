@@ -112,6 +112,8 @@ export interface TransportListener {
 export interface Transport {
   readonly name: string;
   readonly kind: TransportKind;
+  /** The IP protocol its packets use, so emulators and reports know which relay applies. */
+  readonly ipProtocol: 'tcp' | 'udp';
   /** Whether the transport encrypts and authenticates its traffic. */
   readonly secure: boolean;
   listen(options: ListenOptions, onConnection: (connection: TransportConnection) => void): Promise<TransportListener>;

@@ -82,6 +82,7 @@ class TcpConnection extends BaseConnection {
 
 export class TcpTransport implements Transport {
   readonly kind = 'stream' as const;
+  readonly ipProtocol = 'tcp' as const;
   readonly secure: boolean;
 
   constructor(readonly name: string = 'tcp', private readonly defaults: TcpSettings = {}) {
