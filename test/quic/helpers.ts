@@ -19,14 +19,14 @@ export function tlsMaterial(): Promise<SelfSignedCertificate> {
 }
 
 /** Records every event of a connection and lets a test wait for them. */
-export class Recorder {
+export class Recorder<Connection extends TransportConnection = TransportConnection> {
   readonly frames: Uint8Array[] = [];
   readonly errors: Error[] = [];
   drains = 0;
   closeInfo: ConnectionCloseInfo | null = null;
   private waiters: Array<() => void> = [];
 
-  constructor(readonly connection: TransportConnection) {
+  constructor(readonly connection: Connection) {
     connection.setHandler({
       onFrame: (frame) => this.record(() => this.frames.push(frame)),
       onError: (error) => this.record(() => this.errors.push(error)),

@@ -11,6 +11,7 @@ export type { QuicSettings } from './settings.js';
 
 export class QuicTransport implements Transport {
   readonly kind = 'stream' as const;
+  readonly ipProtocol = 'udp' as const;
   readonly secure = true;
 
   constructor(
