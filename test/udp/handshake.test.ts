@@ -134,9 +134,20 @@ describe('udp handshake', () => {
     expect(pair.listener.counters.retriesSent).toBeGreaterThanOrEqual(1);
   });
 
-  it('rejects missing or malformed key settings with ConfigError', async () => {
+  it('listener without a key generates one and publishes it', async () => {
     const transport = new UdpTransport();
-    await expect(transport.listen({ host: HOST, port: 0, maxFrameSize: 1024, logger: silentLogger() }, () => {})).rejects.toBeInstanceOf(ConfigError);
+    const listener = (await transport.listen({ host: HOST, port: 0, maxFrameSize: 1024, logger: silentLogger() }, () => {})) as UdpListener;
+    cleanups.push(() => listener.close());
+    expect(Buffer.from(listener.clientSettings.serverPublicKey, 'base64url')).toHaveLength(32);
+    const client = await transport.dial({ host: HOST, port: listener.address.port, maxFrameSize: 1024, logger: silentLogger(), settings: listener.clientSettings });
+    cleanups.push(() => client.destroy());
+    expect(client.closed).toBe(false);
+  });
+
+  it('rejects malformed key settings with ConfigError', async () => {
+    const transport = new UdpTransport();
+    await expect(transport.listen({ host: HOST, port: 0, maxFrameSize: 1024, logger: silentLogger(), settings: { staticPrivateKey: 'c2hvcnQ' } }, () => {})).rejects.toBeInstanceOf(ConfigError);
+    await expect(transport.dial({ host: HOST, port: 9, maxFrameSize: 1024, logger: silentLogger() })).rejects.toBeInstanceOf(ConfigError);
     await expect(transport.dial({ host: HOST, port: 9, maxFrameSize: 1024, logger: silentLogger(), settings: { serverPublicKey: 'c2hvcnQ' } })).rejects.toBeInstanceOf(ConfigError);
     await expect(transport.dial({ host: HOST, port: 9, maxFrameSize: 1024, logger: silentLogger(), settings: { serverPublicKey: Buffer.alloc(32) } })).rejects.toBeInstanceOf(ConfigError);
     await expect(transport.dial({ host: HOST, port: 9, maxFrameSize: 1024, logger: silentLogger(), settings: { minRtoMs: -1 } })).rejects.toBeInstanceOf(ConfigError);

@@ -61,6 +61,8 @@ export class UdpListener implements TransportListener {
   };
   readonly transport: string;
   readonly address: TransportAddress;
+  /** What a client must pin: the static public key, base64url, for DialOptions.settings. */
+  readonly clientSettings: { serverPublicKey: string };
   private readonly entries = new Map<string, Entry>();
   private halfOpen = 0;
   private closing = false;
@@ -75,6 +77,7 @@ export class UdpListener implements TransportListener {
     this.socket = options.socket;
     const bound = this.socket.address();
     this.address = { host: bound.address, port: bound.port };
+    this.clientSettings = { serverPublicKey: options.staticKey.publicRaw.toString('base64url') };
     this.cookies = new CookieJar(options.settings.clock);
     this.log = options.logger.child({ component: 'udp-listener', port: bound.port });
     this.socket.on('message', (datagram, remote) => this.onDatagram(datagram, { address: remote.address, port: remote.port }));
