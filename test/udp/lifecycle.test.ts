@@ -75,7 +75,7 @@ describe('udp lifecycle', () => {
     pair.server.close();
     await new Promise((resolve) => setTimeout(resolve, 50));
     pair.relay!.setLoss('toClient', 0);
-    // The client still believes the connection is open; its next packet is answered with CLOSE.
+    // The client still considers the connection open, and the server replies to its next packet with CLOSE.
     pair.client.send(Buffer.from('to a closed server'));
     await pair.clientEvents.until(() => pair!.clientEvents.closeInfo !== null, 'repeated CLOSE');
     expect(pair.clientEvents.closeInfo).toEqual({});

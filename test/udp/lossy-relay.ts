@@ -1,6 +1,7 @@
-// A seeded UDP relay on loopback for the UDP transport tests: it sits between one client and the
-// server, drops datagrams with a per-direction probability, and lets a test tamper with, record,
-// replay or inject datagrams, or move its server-facing socket to a new port (a NAT rebinding).
+// A seeded UDP relay on loopback for the UDP transport tests. It sits between one client and the
+// server and drops datagrams with a per-direction probability. A test can also tamper with,
+// record, replay or inject datagrams, or move the server-facing socket to a new port (a NAT
+// rebinding).
 import dgram from 'node:dgram';
 import { seededRandom, type Random } from '../../src/random.js';
 
@@ -69,7 +70,7 @@ export class LossyRelay {
     return this.front.address().port;
   }
 
-  /** The source port the server sees. */
+  /** Source port of the datagrams towards the server. */
   get upstreamPort(): number {
     return this.upstream.address().port;
   }
@@ -92,7 +93,7 @@ export class LossyRelay {
     this.send(direction, datagram);
   }
 
-  /** Moves the server-facing side to a fresh socket, so the server sees a new source port. */
+  /** Moves the server-facing side to a fresh socket, so datagrams reach the server from a new source port. */
   async rebind(): Promise<void> {
     const next = await bindSocket();
     const previous = this.upstream;

@@ -193,7 +193,7 @@ describe('udp sender', () => {
     const sender = new ReliableSender(RTT_OPTIONS, 256, 1000);
     for (let i = 0; i < 100; i++) sender.enqueue(Buffer.from(`f${i}`));
     sendAll(sender, 0);
-    // 32 ranges (the maximum) over the odd sequence numbers 1..63; nothing said about 64 and above.
+    // 32 ranges (the maximum) over the odd sequence numbers 1..63; nothing is reported about 64 and above.
     const ranges = Array.from({ length: 32 }, (_, i) => ({ start: 2 * i + 1, end: 2 * i + 2 }));
     const outcome = sender.onAck({ type: FrameType.ACK, largestPacket: 99, ackDelayMs: 0, lossPermille: 0, cumulative: 0, ranges }, 1);
     expect(outcome.newlyAcked).toBe(32);

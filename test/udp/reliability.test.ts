@@ -135,7 +135,7 @@ describe('udp reliability', () => {
 
   it('switches duplicate sending on when the peer reports high loss', async () => {
     pair = await startPair({ relay: { seed: 5, lossToServer: 0.4 }, listenSettings: FAST, dialSettings: FAST });
-    // Frames are sent one at a time so the receiver sees many packets and measures the loss.
+    // Frames are sent one at a time, so the receiver gets many packets and measures the loss.
     for (let i = 0; i < 200; i++) {
       pair.client.send(Buffer.from(`paced-${i}`));
       await new Promise((resolve) => setTimeout(resolve, 2));

@@ -5,59 +5,19 @@ import { ConnectionClosedError, MessageTooLargeError, ProtocolError, TransportEr
 import type { Logger } from '../../src/logger.js';
 import { BaseConnection } from '../../src/transport/base-connection.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import type { HandshakeParams } from './handshake.js';
 import { FRAGMENT_SIZE, PacketWriter, type PacketSink } from './packet-writer.js';
 import { MAX_PACKET_NUMBER, type Packet, type PacketType } from './packet.js';
-import { PacketProtection, type TrafficKeys } from './protection.js';
+import { PacketProtection } from './protection.js';
+import type { RemoteAddress, UdpConnectionOptions, UdpCounters } from './connection-types.js';
 import { FrameType, readFrames, type InnerFrame } from './frames.js';
 import { AckTracker, ReliableReceiver } from './receiver.js';
 import { ReplayWindow } from './replay-window.js';
 import { ReliableSender } from './sender.js';
 import type { ResolvedUdpSettings } from './settings.js';
 
-export interface RemoteAddress {
-  address: string;
-  port: number;
-}
-
-/** Per-connection counters beyond ConnectionStats, for tests and reports. */
-export interface UdpCounters {
-  datagramsReceived: number;
-  /** DATA datagrams whose AEAD tag did not verify (tampered, corrupted or forged). */
-  authFailures: number;
-  /** Authentic-looking datagrams rejected by the replay window. */
-  replaysDropped: number;
-  retransmissions: number;
-  duplicatesSent: number;
-  /** Segments received again after they were already received (spurious retransmissions or duplicates). */
-  duplicateSegments: number;
-  /** Segments dropped because they were beyond the receive window. */
-  beyondWindow: number;
-  /** Peer address changes accepted after authentication. */
-  migrations: number;
-}
-
-export interface UdpConnectionOptions {
-  transport: string;
-  role: 'client' | 'server';
-  cid: Buffer;
-  keys: TrafficKeys;
-  peer: HandshakeParams;
-  remote: RemoteAddress;
-  maxFrameSize: number;
-  settings: ResolvedUdpSettings;
-  logger: Logger;
-  /** Hands a datagram to the socket. */
-  sendDatagram(datagram: Buffer, remote: RemoteAddress): void;
-  /** Called once with the first authenticated datagram from the peer. */
-  onConfirmed?(): void;
-  /** Called once when the connection ends; `lingerMs` is how long it should still receive (to repeat its CLOSE). */
-  onEnded(lingerMs: number): void;
-}
-
 type State = 'open' | 'closing' | 'closed';
 
-/** How long a locally closed connection keeps answering the peer's packets with its CLOSE, at most. */
+/** Maximum time a locally closed connection keeps replying to the peer's packets with its CLOSE. */
 const MAX_LINGER_MS = 5_000;
 
 export class UdpConnection extends BaseConnection implements PacketSink {
@@ -80,7 +40,7 @@ export class UdpConnection extends BaseConnection implements PacketSink {
   private readonly log: Logger;
   private readonly protection: PacketProtection;
   private readonly replay = new ReplayWindow();
-  readonly sender: ReliableSender;
+  private readonly sender: ReliableSender;
   private readonly receiver: ReliableReceiver;
   private readonly acks = new AckTracker();
   private readonly writer: PacketWriter;
@@ -344,7 +304,7 @@ export class UdpConnection extends BaseConnection implements PacketSink {
     if (!this.confirmed && this.options.role === 'client') this.rtoTimer.ensureBy(now + this.sender.rtt.rto);
   }
 
-  /** Starts the client's confirmation probing: a PING now, repeated until the server answers. */
+  /** Starts the client's confirmation probing: a PING now, repeated until the server replies. */
   startProbing(): void {
     this.writer.sendPing();
     this.rtoTimer.ensureBy(this.settings.clock.now() + this.sender.rtt.rto);
@@ -420,7 +380,7 @@ export class UdpConnection extends BaseConnection implements PacketSink {
     this.options.onEnded(lingerMs);
   }
 
-  /** Answers a packet that arrived after this side closed with the stored CLOSE, at most every 50 ms. */
+  /** Resends the stored CLOSE in reply to a packet that arrived after this side closed, at most every 50 ms. */
   private repeatClose(now: number): void {
     if (!this.closeDatagram || now - this.lastCloseRepeatAt < 50) return;
     this.lastCloseRepeatAt = now;

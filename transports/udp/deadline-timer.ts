@@ -1,6 +1,6 @@
-// A timer armed for the earliest of several deadlines. Callers move a deadline earlier with
-// ensureBy(); a later deadline is found when the timer fires and the owner re-arms it, so a busy
-// connection does not cancel and create a timer for every packet.
+// A timer armed for the earliest of several deadlines. Callers move it earlier with ensureBy().
+// The owner finds a later deadline when the timer fires and re-arms it, so a busy connection does
+// not cancel and create a timer for every packet.
 import type { Clock, TimerHandle } from '../../src/clock.js';
 
 export class DeadlineTimer {

@@ -14,7 +14,7 @@ import type { ResolvedUdpSettings } from './settings.js';
 /** RETRY exchanges accepted per dial; a server needs one, more means a misbehaving peer. */
 const MAX_RETRIES = 3;
 
-/** A socket of the family `host` belongs to, with the configured kernel buffer sizes. */
+/** Creates a socket of the address family of `host`, with the configured kernel buffer sizes. */
 export function createUdpSocket(host: string, settings: ResolvedUdpSettings): dgram.Socket {
   return dgram.createSocket({
     type: host.includes(':') ? 'udp6' : 'udp4',

@@ -5,9 +5,9 @@
 //   RESPONSE      <- e, ee, payload
 // X25519 (RFC 7748) for every Diffie-Hellman, HKDF-SHA256 (RFC 5869) for every derivation, a
 // SHA-256 transcript hash `h` bound into each AEAD as associated data and into the traffic keys.
-// Only the holder of the static private key can derive the RESPONSE key (it depends on es), so a
-// valid RESPONSE authenticates the server; the traffic keys also depend on ee, so recording
-// traffic and stealing the static key later does not decrypt it (forward secrecy).
+// Only the holder of the static private key can derive the RESPONSE key, because it depends on es,
+// so a valid RESPONSE authenticates the server. The traffic keys also depend on ee, so an attacker
+// who records traffic and steals the static key later still cannot decrypt it (forward secrecy).
 import { createHash, hkdfSync, type KeyObject } from 'node:crypto';
 import { generateX25519, x25519, type X25519KeyPair } from './keys.js';
 import { PROTOCOL_VERSION } from './packet.js';

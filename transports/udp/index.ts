@@ -9,7 +9,8 @@ import { UdpListener } from './listener.js';
 import { resolveUdpSettings, type UdpSettings } from './settings.js';
 
 export { generateUdpKeyPair, type UdpStaticKeyPair } from './keys.js';
-export { UdpConnection, type UdpCounters } from './connection.js';
+export { UdpConnection } from './connection.js';
+export type { RemoteAddress, UdpCounters } from './connection-types.js';
 export { UdpListener, type UdpListenerCounters } from './listener.js';
 export type { UdpSettings } from './settings.js';
 
@@ -27,7 +28,7 @@ export class UdpTransport implements Transport {
     const settings = resolveUdpSettings({ ...this.defaults, ...options.settings });
     let staticKey: X25519KeyPair;
     if (settings.staticPrivateKey === undefined) {
-      // Without a configured key the listener makes one for its lifetime; clients then pin the
+      // Without a configured key the listener makes one for its lifetime. Clients then pin the
       // public key from listener.clientSettings, and every restart needs a new pin.
       staticKey = generateX25519();
       options.logger.warn({ transport: this.name }, 'udp settings.staticPrivateKey not set; generated a static key for this listener only');

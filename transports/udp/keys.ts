@@ -5,7 +5,7 @@ import { ConfigError } from '../../src/errors.js';
 import { KEY_LENGTH } from './packet.js';
 
 // DER prefixes of a PKCS#8 private key and an SPKI public key for X25519 (OID 1.3.101.110,
-// RFC 8410 section 7); the 32 raw key bytes follow each prefix.
+// RFC 8410 sections 4 and 7). The 32 raw key bytes follow each prefix.
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 

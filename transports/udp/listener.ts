@@ -4,7 +4,8 @@ import dgram from 'node:dgram';
 import type { TimerHandle } from '../../src/clock.js';
 import type { Logger } from '../../src/logger.js';
 import type { TransportAddress, TransportConnection, TransportListener } from '../../src/transport/types.js';
-import { UdpConnection, type RemoteAddress } from './connection.js';
+import { UdpConnection } from './connection.js';
+import type { RemoteAddress } from './connection-types.js';
 import { CookieJar } from './cookie.js';
 import { acceptClientInit } from './handshake.js';
 import type { X25519KeyPair } from './keys.js';
@@ -19,7 +20,7 @@ export interface UdpListenerCounters {
   /** DATA for a connection id that is not (or no longer) known. */
   unknownConnection: number;
   unsupportedVersion: number;
-  /** INITs that did not decrypt with the static key (answered with REJECT). */
+  /** INITs that did not decrypt with the static key; the server replies with REJECT. */
   handshakesRejected: number;
   retriesSent: number;
   /** INITs with a cookie that did not verify. */
@@ -61,7 +62,7 @@ export class UdpListener implements TransportListener {
   };
   readonly transport: string;
   readonly address: TransportAddress;
-  /** What a client must pin: the static public key, base64url, for DialOptions.settings. */
+  /** Client settings for DialOptions.settings: the static public key to pin, as base64url. */
   readonly clientSettings: { serverPublicKey: string };
   private readonly entries = new Map<string, Entry>();
   private halfOpen = 0;

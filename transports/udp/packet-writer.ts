@@ -22,13 +22,13 @@ const ACK_RESERVE = 64;
 export const FRAGMENT_SIZE = MAX_DATA_PLAINTEXT - MAX_SEGMENT_HEADER - ACK_RESERVE;
 
 /**
- * Packets sent per flush at most. The rest goes out on the next turn of the event loop, so one
- * large send() does not overflow the socket buffers on the way (each datagram costs about 2 KB
- * of kernel buffer, and Linux's default receive buffer is about 208 KB).
+ * Maximum packets sent per flush. The rest goes out on the next turn of the event loop, so one
+ * large send() does not overflow the socket buffers on the way. Each datagram costs about 2 KB of
+ * kernel buffer, and Linux's default receive buffer is about 208 KB.
  */
 const MAX_BURST_PACKETS = 16;
 
-/** What the writer needs from its connection. */
+/** The connection operations the writer uses. */
 export interface PacketSink {
   readonly cid: Buffer;
   allocatePacketNumber(): number;
@@ -49,7 +49,7 @@ export class PacketWriter {
     this.duplicateActive = settings.duplicateSmallFrames === 'always';
   }
 
-  /** Whether an unreliable frame of this size fits in one datagram next to a typical ACK. */
+  /** Returns whether an unreliable frame of this size fits in one datagram next to a typical ACK. */
   fitsDatagram(length: number): boolean {
     return 1 + varintSize(length) + length <= FRAGMENT_SIZE + MAX_SEGMENT_HEADER;
   }

@@ -1,6 +1,6 @@
 // Datagram layouts of the UDP transport. Every datagram starts with a type byte and the 8-byte
-// connection id, so a server can route it to its connection before any cryptography and the
-// connection survives a change of the client's address. docs/UDP.md draws each layout.
+// connection id. So a server routes it to its connection before any cryptography, and the
+// connection survives a change of the client's address. docs/UDP.md lists each layout.
 
 /** Largest datagram either side sends, headers and AEAD tag included (QUIC's safe minimum, RFC 9000 section 14). */
 export const MAX_DATAGRAM_SIZE = 1200;
@@ -39,11 +39,6 @@ export const RejectReason = {
   DECRYPT_FAILED: 1,
 } as const;
 
-/** Reads the connection id without parsing the rest; null when the datagram is too short. */
-export function peekConnectionId(datagram: Buffer): Buffer | null {
-  return datagram.length >= 1 + CID_LENGTH ? datagram.subarray(1, 1 + CID_LENGTH) : null;
-}
-
 export function encodeInit(cid: Buffer, ephemeral: Buffer, cookie: Buffer | null, ciphertext: Buffer): Buffer {
   const out = Buffer.alloc(INIT_DATAGRAM_SIZE);
   let offset = out.writeUInt8(PacketType.INIT, 0);
@@ -70,7 +65,7 @@ export function encodeReject(cid: Buffer, reason: number): Buffer {
   return Buffer.concat([Buffer.of(PacketType.REJECT), cid, Buffer.of(reason)]);
 }
 
-/** The cleartext DATA header; it is also the AEAD associated data, so it cannot be altered. */
+/** Builds the cleartext DATA header. It is also the AEAD associated data, so it cannot be altered. */
 export function encodeDataHeader(cid: Buffer, packetNumber: number): Buffer {
   const header = Buffer.allocUnsafe(DATA_HEADER_LENGTH);
   header.writeUInt8(PacketType.DATA, 0);

@@ -31,8 +31,8 @@ export function open(key: Buffer, nonce: Buffer, aad: Uint8Array, sealed: Uint8A
 }
 
 /**
- * The per-packet nonce: the direction's 12-byte IV XORed with the packet number, as TLS 1.3 does
- * (RFC 8446 section 5.3). Packet numbers never repeat within a direction, so neither do nonces.
+ * Builds the per-packet nonce: the direction's 12-byte IV XORed with the packet number, as TLS 1.3
+ * does (RFC 8446 section 5.3). Packet numbers never repeat within a direction, so neither do nonces.
  */
 export function packetNonce(iv: Buffer, packetNumber: number): Buffer {
   const nonce = Buffer.from(iv);

@@ -41,8 +41,8 @@ export class ReliableReceiver {
 
   /**
    * Accepts one segment and delivers every frame it completes. Throws FrameTooLargeError when an
-   * in-order frame declares a length above maxFrameSize and ProtocolError for inconsistent
-   * fragments; after either the receiver stays failed, because the session must close.
+   * in-order frame declares a length above maxFrameSize, and ProtocolError for inconsistent
+   * fragments. After either error the receiver stays failed, because the session must close.
    */
   onSegment(segment: SegmentFrame): SegmentResult {
     if (this.failure) throw this.failure;

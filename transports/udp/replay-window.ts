@@ -15,7 +15,7 @@ export class ReplayWindow {
     this.bits = new Uint8Array(size / 8);
   }
 
-  /** Whether `packetNumber` may be accepted: not seen yet and not older than the window. */
+  /** Returns whether `packetNumber` may be accepted: not seen yet and not older than the window. */
   check(packetNumber: number): boolean {
     if (packetNumber > this.highest) return true;
     if (this.highest - packetNumber >= this.size) return false;

@@ -1,11 +1,11 @@
 // The reliable send side: splits frames into numbered segments, keeps a bounded window of them in
 // flight, and decides which to retransmit from ACK frames and from the retransmission timer.
 //
-// Loss detection follows RFC 9002 section 6.1 adapted to segments: a segment counts as lost when a
-// packet sent at least PACKET_THRESHOLD packets after its last transmission was acknowledged, or
-// when such a later packet was acknowledged and lossDelay has passed since the segment was sent.
-// That is fast retransmit on selective-ACK holes, without waiting for the timer. The timer
-// (RFC 6298 section 5) covers tail loss and lost ACKs.
+// Loss detection follows RFC 9002 section 6.1, adapted to segments. A segment counts as lost when
+// a packet sent at least PACKET_THRESHOLD packets after its last transmission was acknowledged.
+// It also counts as lost when such a later packet was acknowledged and lossDelay has passed since
+// the segment was sent. That is fast retransmit on selective-ACK holes, without waiting for the
+// timer. The timer (RFC 6298 section 5) covers tail loss and lost ACKs.
 import type { AckFrame } from './frames.js';
 import { SegmentFlag } from './frames.js';
 import { MAX_ACK_RANGES } from './receiver.js';
@@ -105,7 +105,7 @@ export class ReliableSender {
     this.bytes += total;
   }
 
-  /** The next segment to transmit: a lost one first, else a new one if the window allows. */
+  /** Returns the next segment to transmit: a lost one first, else a new one if the window allows. */
   peekNext(): Segment | undefined {
     while (this.retransmitQueue.length > 0) {
       const segment = this.retransmitQueue[0]!;
@@ -114,8 +114,8 @@ export class ReliableSender {
     }
     const next = this.queue[this.queueHead];
     if (!next) return undefined;
-    // The peer accepts sequence numbers below its cumulative point + window; the oldest segment we
-    // still hold is at or below that point, so staying within it never overflows the peer.
+    // The peer accepts sequence numbers below its cumulative point + window. The oldest segment
+    // still held here is at or below that point, so staying within it never overflows the peer.
     const oldest = this.oldestUnacked()?.seq ?? next.seq;
     return next.seq < oldest + this.window ? next : undefined;
   }
@@ -177,8 +177,8 @@ export class ReliableSender {
       }
     }
 
-    // A receiver lists at most MAX_ACK_RANGES ranges; above the last listed one it says nothing,
-    // so segments there must not be declared lost on this ACK's evidence.
+    // A receiver lists at most MAX_ACK_RANGES ranges and reports nothing above the last one, so
+    // segments there must not be declared lost on this ACK's evidence.
     const last = ack.ranges[ack.ranges.length - 1];
     const reportedUpTo = ack.ranges.length >= MAX_ACK_RANGES && last ? last.end : Infinity;
     const newlyLost = this.detectLosses(now, reportedUpTo);

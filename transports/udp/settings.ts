@@ -29,7 +29,7 @@ export interface UdpSettings {
   minRtoMs?: number;
   /** Upper bound of the backed-off retransmission timeout (RFC 6298 section 5.5 back-off cap). */
   maxRtoMs?: number;
-  /** Longest time a receiver delays an acknowledgement. */
+  /** Maximum time a receiver delays an ACK. */
   maxAckDelayMs?: number;
   /** Frame fragments in flight (sent, not acknowledged) at most; also the advertised receive window. */
   windowSegments?: number;
@@ -43,7 +43,7 @@ export interface UdpSettings {
   duplicateLossThreshold?: number;
   /** Time close() waits for unacknowledged frames before it closes anyway. */
   closeFlushTimeoutMs?: number;
-  /** Server: half-open handshakes above which an INIT must carry an address-validation cookie; 0 = always. */
+  /** Server: from this many half-open handshakes on, an INIT must carry an address-validation cookie; 0 = always. */
   cookieThreshold?: number;
   /** Server: half-open handshakes at most; INITs beyond it are dropped. */
   maxHalfOpen?: number;
