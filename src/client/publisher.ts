@@ -96,17 +96,26 @@ export class UpstreamPublisher {
     entry.resolve({ clientSeq: entry.clientSeq, messageId: ack.messageId ?? '', duplicate: ack.duplicate === true });
   }
 
-  /** Rejects the pending publishes whose frame exceeds `limit` bytes; returns how many. */
+  /**
+   * Rejects the pending publishes whose frame exceeds `limit` bytes; returns how many. The gateway
+   * never applied them, so the publishes after them move down to close the hole in the numbering
+   * (the gateway would otherwise wait for the missing number forever).
+   */
   rejectOversized(limit: number): number {
-    let count = 0;
-    for (const entry of [...this.pending.values()]) {
-      const size = this.encode(entry).length;
-      if (size <= limit) continue;
-      this.pending.delete(entry.clientSeq);
-      entry.reject(new MessageTooLargeError(size, limit));
-      count += 1;
+    const entries = [...this.pending.values()];
+    const rejected = entries.filter((entry) => this.encode(entry).length > limit);
+    if (rejected.length === 0) return 0;
+    const firstRejected = rejected[0]!.clientSeq;
+    for (const entry of rejected) entry.reject(new MessageTooLargeError(this.encode(entry).length, limit));
+    this.pending.clear();
+    this.nextSeq = firstRejected;
+    for (const entry of entries) {
+      if (rejected.includes(entry)) continue;
+      if (entry.clientSeq > firstRejected) entry.clientSeq = this.nextSeq++;
+      else this.nextSeq = Math.max(this.nextSeq, entry.clientSeq + 1);
+      this.pending.set(entry.clientSeq, entry);
     }
-    return count;
+    return rejected.length;
   }
 
   rejectAll(error: PushlabError): void {

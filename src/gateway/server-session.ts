@@ -280,6 +280,7 @@ export class ServerSession implements ConnectionHandler, HeartbeatHost {
   private finish(code: CloseCode): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.ctx.device.upstream.dropHeld();
     this.heartbeat.stop();
     this.queue.clear();
     this.inflight.clear();

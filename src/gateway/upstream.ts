@@ -60,6 +60,14 @@ export class UpstreamLedger<T> {
     return { kind: 'apply', due };
   }
 
+  /**
+   * Forgets publishes held for an earlier number. They came over a connection that is gone, and
+   * the client sends every unacked publish again (possibly renumbered) on the next one.
+   */
+  dropHeld(): void {
+    this.held.clear();
+  }
+
   recordAck(ack: PublishAck): void {
     this.applying.delete(Number(ack.clientSeq));
     this.acks.set(Number(ack.clientSeq), ack);

@@ -8,6 +8,9 @@ import { lengthPrefixed } from '../../src/codec/frame-codec.js';
 import { TransportError, toError } from '../../src/errors.js';
 import type { DialOptions, ListenOptions, Transport, TransportConnection, TransportListener } from '../../src/transport/types.js';
 
+/** How long a closing listener lets its connections flush before destroying them. */
+const LISTENER_CLOSE_GRACE_MS = 1_000;
+
 /** Above this many unsent bytes the connection reports itself congested. */
 const HIGH_WATER_MARK = 256 * 1024;
 
@@ -124,8 +127,14 @@ export class TcpTransport implements Transport {
       address: { host: bound.address, port: bound.port },
       close: () =>
         new Promise<void>((resolve) => {
-          for (const socket of sockets) socket.destroy();
           server.close(() => resolve());
+          // End gracefully so close frames already written (GOING_AWAY) reach the peers, then
+          // destroy whatever is still open after a short grace period.
+          for (const socket of sockets) socket.end();
+          const deadline = setTimeout(() => {
+            for (const socket of sockets) socket.destroy();
+          }, LISTENER_CLOSE_GRACE_MS);
+          deadline.unref();
         }),
     };
   }
