@@ -178,7 +178,7 @@ export class UdpRelay {
     return this.downstream.address().port;
   }
 
-  /** The port the server currently sees as the client's. */
+  /** The source port of the client's packets as the server receives them now. */
   get upstreamPort(): number {
     return this.upstream.address().port;
   }

@@ -34,13 +34,14 @@ export class QuicConnection extends BaseConnection {
   private readonly decoder: StreamFrameDecoder;
   private readonly library: QUICConnection;
   private readonly settings: QuicSettings;
-  private readonly logger: Logger;
+  private readonly parentLogger: Logger;
+  private childLogger: Logger | null = null;
   private readonly shutdownLibrary: () => Promise<void>;
   private readonly guard: ConnectionGuard;
   private stream: QUICStream | null = null;
   private writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
   /** Length-prefixed frames sent before the stream exists (server side only). */
-  private held: Uint8Array[] = [];
+  private heldFrames: Uint8Array[] = [];
   private queuedBytes = 0;
   private reportedCongestion = false;
   private closing = false;
@@ -54,7 +55,7 @@ export class QuicConnection extends BaseConnection {
     this.decoder = new StreamFrameDecoder(options.maxFrameSize);
     this.library = connection;
     this.settings = options.settings;
-    this.logger = options.logger.child({ connection: this.id });
+    this.parentLogger = options.logger;
     this.shutdownLibrary = options.shutdown;
     this.guard = options.guard;
 
@@ -71,6 +72,12 @@ export class QuicConnection extends BaseConnection {
     // Peer streams that arrived during the handshake are processed now that the listener exists.
     options.guard.releaseStreams();
     this.drainDatagrams();
+  }
+
+  /** A child logger bound to this connection id, created on first use because idle sessions rarely log. */
+  private get logger(): Logger {
+    this.childLogger ??= this.parentLogger.child({ connection: this.id });
+    return this.childLogger;
   }
 
   get bufferedAmount(): number {
@@ -104,7 +111,7 @@ export class QuicConnection extends BaseConnection {
     this.queuedBytes += bytes.length;
     if (this.congested) this.reportedCongestion = true;
     if (this.writer === null) {
-      this.held.push(bytes);
+      this.heldFrames.push(bytes);
       return;
     }
     this.write(this.writer, bytes);
@@ -175,16 +182,16 @@ export class QuicConnection extends BaseConnection {
     this.stream = stream;
     const writer = stream.writable.getWriter();
     this.writer = writer;
-    const held = this.held;
-    this.held = [];
-    for (const bytes of held) this.write(writer, bytes);
+    const heldFrames = this.heldFrames;
+    this.heldFrames = [];
+    for (const bytes of heldFrames) this.write(writer, bytes);
     if (this.closing) this.writer.close().catch(() => {});
     void this.readLoop(stream.readable.getReader());
   }
 
   private write(writer: WritableStreamDefaultWriter<Uint8Array>, bytes: Uint8Array): void {
-    // The promise settles once quiche took every byte into the stream's send buffer, which is bounded
-    // by the peer's flow-control window; until then the bytes count as buffered.
+    // The promise settles once quiche has taken every byte into the stream's send buffer, whose size
+    // the peer's flow-control window bounds. Until then the bytes count as buffered.
     writer.write(bytes).then(
       () => this.onWritten(bytes.length),
       () => this.onWritten(bytes.length),
@@ -228,7 +235,7 @@ export class QuicConnection extends BaseConnection {
   /** The peer sent FIN: every frame it will send has been read. */
   private onPeerFinished(): void {
     if (this.closing) {
-      // Our FIN went out first and the peer answered with its own, so it has read everything.
+      // Our FIN went out first and the peer replied with its own, so it has read everything.
       this.shutdown();
       return;
     }
@@ -293,14 +300,14 @@ export class QuicConnection extends BaseConnection {
     this.closing = true;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.stopListeningForDatagrams();
-    this.held = [];
+    this.heldFrames = [];
     this.shutdownLibrary()
       .catch((error: unknown) => this.logger.debug({ err: error }, 'closing the QUIC connection failed'))
       .finally(() => this.emitClose());
   }
 }
 
-/** Maps a library connection error to the TransportError a session sees in onClose. */
+/** Maps a library connection error to the TransportError that onClose reports to the session. */
 export function mapConnectionError(error: Error, settings: QuicSettings): TransportError {
   if (error instanceof quicErrors.ErrorQUICConnectionIdleTimeout) {
     return new TransportError('TRANSPORT_FAILED', `QUIC idle timeout: no packet from the peer for ${settings.maxIdleTimeoutMs} ms`, { cause: error });

@@ -19,8 +19,8 @@ function sharedConfig(settings: QuicSettings, role: 'client' | 'server') {
     initialMaxStreamDataBidiLocal: settings.initialMaxStreamData,
     initialMaxStreamDataBidiRemote: settings.initialMaxStreamData,
     // The session uses one client-opened bidirectional stream. The server allows a few more streams
-    // of each kind so that a peer which opens extra ones gets them reset by the transport instead
-    // of a STREAM_LIMIT_ERROR that ends the connection; the client allows none.
+    // of each kind, so a peer that opens extra ones gets them reset by the transport instead of a
+    // STREAM_LIMIT_ERROR that ends the connection. The client allows none.
     initialMaxStreamDataUni: role === 'server' ? 1024 : 0,
     initialMaxStreamsBidi: role === 'server' ? 4 : 0,
     initialMaxStreamsUni: role === 'server' ? 4 : 0,
@@ -54,8 +54,8 @@ export function clientConfig(settings: QuicSettings, host: string, tls: TlsClien
 
 /**
  * Turns the application error code of a peer's RESET_STREAM ('read') or STOP_SENDING ('write')
- * into the error the stream fails with (RFC 9000 sections 19.4 and 19.5). The transport never
- * sends a code other than 0, so the code only tells peers apart from other implementations.
+ * into the error the stream fails with (RFC 9000 sections 19.4 and 19.5). This transport always
+ * sends code 0, so any other code comes from another implementation.
  */
 export const streamCodeToReason: StreamCodeToReason = (type, code) =>
   new TransportError('TRANSPORT_FAILED', `QUIC stream ${type === 'read' ? 'reset' : 'stopped'} by the peer with application error code ${code}`);

@@ -53,7 +53,10 @@ const DEFAULTS: Omit<QuicSettings, 'keepAliveIntervalMs' | 'localHost'> = {
   // unread data a slow peer can park on the server. See docs/QUIC.md for the memory measurements.
   initialMaxData: 128 * 1024,
   initialMaxStreamData: 64 * 1024,
-  readableChunkSize: 16 * 1024,
+  // Each stream allocates this buffer once and keeps it; below 4 KiB Node takes it from its shared
+  // 8 KiB Buffer pool. 1 KiB measured 5.9 KiB of external memory per idle session against 20.5 KiB
+  // for 16 KiB, with no measurable loss of loopback throughput (docs/QUIC.md).
+  readableChunkSize: 1024,
   disableActiveMigration: true,
   // Kernel buffers are charged only while datagrams wait in them, so an idle socket costs nothing.
   udpBufferBytes: 2 * 1024 * 1024,
@@ -61,7 +64,7 @@ const DEFAULTS: Omit<QuicSettings, 'keepAliveIntervalMs' | 'localHost'> = {
 
 /**
  * The client pings by default because mobile clients sit behind NATs whose UDP bindings often
- * expire after 30 s; the server does not, so that a server with many idle clients sends nothing.
+ * expire after 30 s. The server does not, so a server with many idle clients sends nothing.
  */
 const CLIENT_KEEP_ALIVE_MS = 20_000;
 
