@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
+import { VirtualClock } from '../../src/clock.js';
 import { AuthError, ConfigError, TransportError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { generateUdpKeyPair, UdpTransport, type UdpConnection, type UdpListener } from '../../transports/udp/index.js';
@@ -132,6 +133,19 @@ describe('udp handshake', () => {
     pair.client.send(Buffer.from('validated'));
     await pair.serverEvents.until(() => pair!.serverEvents.frames.length === 1, 'frame after RETRY');
     expect(pair.listener.counters.retriesSent).toBeGreaterThanOrEqual(1);
+  });
+
+  it('demands cookies when handshakes per second exceed the threshold', async () => {
+    // A clock that never moves keeps all three dials inside one load-counting second.
+    const keys = generateUdpKeyPair();
+    const listener = await listenWithKey(keys.privateKey, { cookieThreshold: 2, clock: new VirtualClock() });
+    const transport = new UdpTransport();
+    for (let i = 0; i < 3; i++) {
+      const client = await transport.dial({ host: HOST, port: listener.address.port, maxFrameSize: 1024, logger: silentLogger(), settings: { serverPublicKey: keys.publicKey } });
+      cleanups.push(() => client.destroy());
+    }
+    expect(listener.counters.retriesSent).toBe(1);
+    expect(listener.counters.invalidCookies).toBe(0);
   });
 
   it('listener without a key generates one and publishes it', async () => {

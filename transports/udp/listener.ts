@@ -66,6 +66,9 @@ export class UdpListener implements TransportListener {
   readonly clientSettings: { serverPublicKey: string };
   private readonly entries = new Map<string, Entry>();
   private halfOpen = 0;
+  /** INITs that cost X25519 work in the current one-second window, accepted or rejected. */
+  private handshakesThisSecond = 0;
+  private currentSecond = 0;
   private closing = false;
   /** Datagrams handed to the socket whose send callback has not run yet. */
   private sendsInProgress = 0;
@@ -168,7 +171,9 @@ export class UdpListener implements TransportListener {
       if (this.counters.halfOpenDropped % 1000 === 1) this.log.warn({ halfOpen: this.halfOpen }, 'udp half-open limit reached; dropping handshakes');
       return;
     }
-    if (this.halfOpen >= settings.cookieThreshold) {
+    // Rejected INITs leave no half-open state but still cost a DH each, so recent attempts count
+    // towards the load that makes the server demand a cookie.
+    if (this.handshakeLoad() >= settings.cookieThreshold) {
       if (!packet.cookie) {
         this.counters.retriesSent += 1;
         this.send(encodeRetry(packet.cid, this.cookies.make(from.address, from.port, packet.cid, packet.ephemeral)), from);
@@ -180,6 +185,7 @@ export class UdpListener implements TransportListener {
       }
     }
 
+    this.handshakesThisSecond += 1;
     const outcome = acceptClientInit(this.options.staticKey, packet.cid, packet.ephemeral, packet.ciphertext, {
       receiveWindow: settings.windowSegments,
     });
@@ -192,6 +198,16 @@ export class UdpListener implements TransportListener {
       return;
     }
     this.admit(key, packet, from, outcome.ephemeralPublic, outcome.ciphertext, outcome.result);
+  }
+
+  /** Half-open handshakes plus INITs processed with cryptography in the current second. */
+  private handshakeLoad(): number {
+    const second = Math.floor(this.options.settings.clock.now() / 1000);
+    if (second !== this.currentSecond) {
+      this.currentSecond = second;
+      this.handshakesThisSecond = 0;
+    }
+    return this.halfOpen + this.handshakesThisSecond;
   }
 
   private admit(

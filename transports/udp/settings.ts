@@ -43,7 +43,7 @@ export interface UdpSettings {
   duplicateLossThreshold?: number;
   /** Time close() waits for unacknowledged frames before it closes anyway. */
   closeFlushTimeoutMs?: number;
-  /** Server: from this many half-open handshakes on, an INIT must carry an address-validation cookie; 0 = always. */
+  /** Server: handshake load (half-open plus INITs this second) from which an INIT must carry a cookie; 0 = always. */
   cookieThreshold?: number;
   /** Server: half-open handshakes at most; INITs beyond it are dropped. */
   maxHalfOpen?: number;
