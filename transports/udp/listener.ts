@@ -192,7 +192,7 @@ export class UdpListener implements TransportListener {
     if (outcome.kind === 'rejected') {
       this.counters.handshakesRejected += 1;
       if (this.counters.handshakesRejected % 100 === 1) {
-        this.log.info({ remote: from, rejected: this.counters.handshakesRejected }, 'udp handshake did not decrypt with the static key; client pinned another key');
+        this.log.info({ remote: from, rejected: this.counters.handshakesRejected }, 'udp INIT did not decrypt with the static key (a wrong pinned key or a forged INIT); replied with REJECT');
       }
       this.send(encodeReject(packet.cid, RejectReason.DECRYPT_FAILED), from);
       return;
