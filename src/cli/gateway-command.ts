@@ -22,6 +22,8 @@ import { startHttpApi, type HttpApi } from '../gateway/http-api.js';
 import type { Logger } from '../logger.js';
 import { collectProcessMetrics, GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { createSelfSignedCertificate } from '../tls/self-signed.js';
+import { ClusterMetricsRegistry, ClusterPrimary } from '../cluster/primary.js';
+import { CLUSTER_AUTH_SECRET_ENV, CLUSTER_TLS_CERT_ENV, CLUSTER_TLS_KEY_ENV, isClusterWorker, startClusterWorker } from '../cluster/worker-main.js';
 import type { TlsServerMaterial } from '../transport/types.js';
 import { EXIT_FAILURE, EXIT_OK, formatHelp, parseFlags, type CliIo } from './args.js';
 
@@ -60,8 +62,10 @@ export async function runGatewayCommand(argv: string[], io: CliIo, stop: Promise
 
   // Logs go to stderr so stdout carries only the ready line (pino writes to stdout by default).
   const logger: Logger = pino({ level: config.logLevel, name: 'pushlab' }, pino.destination({ fd: 2, sync: true }));
-  const authenticator = await createAuthenticator(config, io.env, logger);
+  if (isClusterWorker()) return runWorker(config, io, stop, logger);
+  const { authenticator, secret } = await createAuthenticator(config, io.env, logger);
   const tls = await resolveTls(config, logger);
+  if (config.workers > 1) return runPrimary(config, io, stop, logger, { tls, secret });
 
   const metricsRegistry = new client.Registry();
   collectProcessMetrics(metricsRegistry);
@@ -120,7 +124,7 @@ function bytesAsBase64(this: Record<string, unknown>, key: string, value: unknow
   return original instanceof Uint8Array ? Buffer.from(original).toString('base64') : value;
 }
 
-async function shutDown(api: HttpApi, gateway: Gateway, logger: Logger): Promise<number> {
+async function shutDown(api: HttpApi, gateway: { close(): Promise<void> }, logger: Logger): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), SHUTDOWN_TIMEOUT_MS);
@@ -141,15 +145,75 @@ async function shutDown(api: HttpApi, gateway: Gateway, logger: Logger): Promise
   }
 }
 
-async function createAuthenticator(config: GatewayConfig, env: NodeJS.ProcessEnv, logger: Logger): Promise<HmacTokenAuthority> {
+async function createAuthenticator(config: GatewayConfig, env: NodeJS.ProcessEnv, logger: Logger): Promise<{ authenticator: HmacTokenAuthority; secret: Uint8Array }> {
   const loaded = await loadAuthSecret(config.auth, env);
+  let secret: Uint8Array;
   if (loaded !== undefined) {
     logger.info({ source: loaded.source }, 'auth secret loaded');
-    return new HmacTokenAuthority(loaded.secret, systemClock, { leewayMs: config.auth.leewayMs });
+    secret = loaded.secret;
+  } else {
+    // A random secret keeps the gateway closed rather than open: no token from elsewhere verifies.
+    logger.warn(`no auth secret configured (auth.secretFile, --auth-secret-file or ${ENV_AUTH_SECRET}); using a random one, so no device can authenticate`);
+    secret = randomBytes(32);
   }
-  // A random secret keeps the gateway closed rather than open: no token from elsewhere verifies.
-  logger.warn(`no auth secret configured (auth.secretFile, --auth-secret-file or ${ENV_AUTH_SECRET}); using a random one, so no device can authenticate`);
-  return new HmacTokenAuthority(randomBytes(32), systemClock, { leewayMs: config.auth.leewayMs });
+  return { authenticator: new HmacTokenAuthority(secret, systemClock, { leewayMs: config.auth.leewayMs }), secret };
+}
+
+/** A worker of `--workers N`: gateway only, until the primary stops it with SIGTERM. */
+async function runWorker(config: GatewayConfig, io: CliIo, stop: Promise<string>, logger: Logger): Promise<number> {
+  const gateway = await startClusterWorker(config, io.env, logger);
+  const signal = await stop;
+  logger.info({ signal }, 'worker shutting down');
+  await gateway.close();
+  return EXIT_OK;
+}
+
+/** The primary of `--workers N`: forks the workers, then serves the HTTP API in front of them. */
+async function runPrimary(config: GatewayConfig, io: CliIo, stop: Promise<string>, logger: Logger, shared: { tls: ResolvedTls; secret: Uint8Array }): Promise<number> {
+  let primary: ClusterPrimary;
+  try {
+    primary = await ClusterPrimary.start({
+      workers: config.workers,
+      maxFrameSize: config.maxFrameSize,
+      logger,
+      env: {
+        [CLUSTER_TLS_CERT_ENV]: shared.tls.material.cert,
+        [CLUSTER_TLS_KEY_ENV]: shared.tls.material.key,
+        [CLUSTER_AUTH_SECRET_ENV]: Buffer.from(shared.secret).toString('base64'),
+      },
+    });
+  } catch (error) {
+    logger.fatal({ err: toError(error) }, 'gateway workers failed to start');
+    return EXIT_FAILURE;
+  }
+  let api: HttpApi;
+  try {
+    api = await startHttpApi({
+      host: config.http.host,
+      port: config.http.port,
+      target: primary,
+      health: () => primary.health(),
+      metrics: new GatewayMetrics(new ClusterMetricsRegistry()),
+      logger,
+      maxBodyBytes: config.http.maxBodyBytes,
+    });
+  } catch (error) {
+    logger.fatal({ err: toError(error), host: config.http.host, port: config.http.port }, 'HTTP API failed to start');
+    await primary.close();
+    return EXIT_FAILURE;
+  }
+  const ready: ReadyLine = {
+    event: 'ready',
+    pid: process.pid,
+    listeners: primary.listeners,
+    http: { host: api.address.host, port: api.address.port },
+    tls: { selfSigned: shared.tls.selfSigned, sha256: shared.tls.sha256, cert: shared.tls.material.cert },
+  };
+  io.stdout.write(`${JSON.stringify(ready, bytesAsBase64)}\n`);
+  logger.info({ workers: config.workers, listeners: ready.listeners, http: ready.http }, 'gateway ready');
+  const signal = await stop;
+  logger.info({ signal }, 'shutting down');
+  return shutDown(api, primary, logger);
 }
 
 interface ResolvedTls {

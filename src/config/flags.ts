@@ -2,7 +2,7 @@
 // overrides the config file, so the three cannot drift apart.
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { defaultGatewayConfig, MAX_FRAME_SIZE, MIN_FRAME_SIZE, type GatewayConfig } from './schema.js';
+import { defaultGatewayConfig, MAX_FRAME_SIZE, MAX_WORKERS, MIN_FRAME_SIZE, type GatewayConfig } from './schema.js';
 import { readLogLevel } from './validate.js';
 import { formatDuration, parseByteSize, parseCount, parseDuration, parseHostPort, parseListenSpec } from './values.js';
 
@@ -168,6 +168,15 @@ export const GATEWAY_FLAGS: readonly GatewayFlag[] = [
     help: `Unacknowledged messages kept per device; older ones are dropped. Default: ${DEFAULTS.inboxLimit}.`,
     apply: (config, value, flag) => {
       config.inboxLimit = range(parseCount(text(value), flag), flag, 1, 100_000_000, 'messages');
+    },
+  },
+  {
+    name: 'workers',
+    type: 'string',
+    value: 'COUNT',
+    help: `Gateway processes sharing the listening ports (TCP listeners only above 1). Default: ${DEFAULTS.workers}.`,
+    apply: (config, value, flag) => {
+      config.workers = range(parseCount(text(value), flag), flag, 1, MAX_WORKERS, 'processes');
     },
   },
 ];

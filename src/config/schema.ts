@@ -52,12 +52,19 @@ export interface GatewayConfig {
   coalescing: CoalescingConfig;
   sendWindow: number;
   inboxLimit: number;
+  /**
+   * Gateway processes sharing the listening ports; 1 runs everything in one process. More than one
+   * supports TCP-based listeners only (see src/cluster).
+   */
+  workers: number;
   logLevel: LogLevel;
 }
 
 /** Bounds on maxFrameSize: a hello frame carries a token and ids, and a frame is buffered whole. */
 export const MIN_FRAME_SIZE = 1024;
 export const MAX_FRAME_SIZE = 16 * 1024 * 1024;
+/** Upper bound on worker processes; far above the useful number on one machine. */
+export const MAX_WORKERS = 64;
 
 export function defaultGatewayConfig(): GatewayConfig {
   return {
@@ -70,6 +77,7 @@ export function defaultGatewayConfig(): GatewayConfig {
     coalescing: { ...COALESCING_DEFAULTS },
     sendWindow: GATEWAY_DEFAULTS.sendWindow,
     inboxLimit: GATEWAY_DEFAULTS.inboxLimit,
+    workers: 1,
     logLevel: 'info',
   };
 }

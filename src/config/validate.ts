@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { GatewayListenerConfig } from '../gateway/options.js';
-import { LOG_LEVELS, MAX_FRAME_SIZE, MIN_FRAME_SIZE, type GatewayConfig, type LogLevel } from './schema.js';
+import { LOG_LEVELS, MAX_FRAME_SIZE, MAX_WORKERS, MIN_FRAME_SIZE, type GatewayConfig, type LogLevel } from './schema.js';
 
 const TOP_LEVEL_KEYS = [
   'listeners',
@@ -16,6 +16,7 @@ const TOP_LEVEL_KEYS = [
   'coalescing',
   'sendWindow',
   'inboxLimit',
+  'workers',
   'logLevel',
 ] as const;
 
@@ -112,6 +113,7 @@ export function applyConfigFile(base: GatewayConfig, raw: unknown, source: strin
 
   if (file.sendWindow !== undefined) config.sendWindow = fields.integer(file.sendWindow, 'sendWindow', 1, 1_000_000, 'unacknowledged pushes');
   if (file.inboxLimit !== undefined) config.inboxLimit = fields.integer(file.inboxLimit, 'inboxLimit', 1, 100_000_000, 'messages per device');
+  if (file.workers !== undefined) config.workers = fields.integer(file.workers, 'workers', 1, MAX_WORKERS, 'gateway processes');
   if (file.logLevel !== undefined) config.logLevel = readLogLevel(file.logLevel, `${source}: logLevel`);
   return config;
 }
@@ -159,7 +161,19 @@ export function checkConfigConsistency(config: GatewayConfig): void {
     }
     seen.set(address, `listeners[${index}]`);
   });
+  if (config.workers > 1) {
+    // node:cluster balances TCP connections across workers; datagrams of one QUIC or UDP session
+    // would be spread over all of them, so those listeners need a single process.
+    config.listeners.forEach((listener, index) => {
+      if (!MULTI_PROCESS_TRANSPORTS.includes(listener.transport)) {
+        throw new ConfigError(`listeners[${index}].transport: ${JSON.stringify(listener.transport)} cannot run with workers > 1; multi-process mode supports ${MULTI_PROCESS_TRANSPORTS.join(', ')}`);
+      }
+    });
+  }
 }
+
+/** Transports whose connections node:cluster can spread over worker processes. */
+export const MULTI_PROCESS_TRANSPORTS: readonly string[] = ['tcp', 'tcp-plain'];
 
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';

@@ -1,24 +1,22 @@
 // The gateway: listens on the configured transports, turns authenticated hellos into sessions,
 // and accepts publishes for devices. Usable as a library; the CLI wraps it.
-import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.js';
 import { encodeFrame } from '../codec/frame-codec.js';
 import { CloseCode, Priority, ResumeStatus, type Hello, type Publish } from '../codec/proto.js';
-import { ConfigError, MessageTooLargeError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { LocalRouter } from '../routing/local-router.js';
-import type { MessageRouter } from '../routing/router.js';
+import type { MessageRouter, RoutedMessage } from '../routing/router.js';
+import { sendCloseAndEnd } from '../session/close.js';
 import { COALESCING_DEFAULTS, type CoalescingOptions } from '../session/coalescer.js';
 import type { TransportAddress, TransportConnection, TransportListener } from '../transport/types.js';
 import { DeviceRegistry } from './device-registry.js';
+import { toRoutedMessage } from './routed-message.js';
 import { awaitHello } from './handshake.js';
 import { GATEWAY_DEFAULTS, type GatewayOptions, type HeartbeatConfig } from './options.js';
 import { ServerSession } from './server-session.js';
 import type { HealthReport, PublishRequest, PublishResult, PublishTarget } from './types.js';
-
-/** Bytes a push frame adds around its payload (field tags, seq, ids, timestamps), generously rounded up. */
-const PUSH_OVERHEAD_BYTES = 128;
 
 export class Gateway implements PublishTarget {
   readonly metrics: GatewayMetrics;
@@ -65,16 +63,26 @@ export class Gateway implements PublishTarget {
   }
 
   async publish(request: PublishRequest): Promise<PublishResult> {
-    const limit = this.maxFrameSize - PUSH_OVERHEAD_BYTES - (request.messageId?.length ?? 36);
-    if (request.payload.length > limit) throw new MessageTooLargeError(request.payload.length, limit);
-    return this.router.route({
-      userId: request.userId,
-      deviceId: request.deviceId,
-      messageId: request.messageId ?? randomUUID(),
-      priority: request.priority === 'high' ? Priority.PRIORITY_HIGH : Priority.PRIORITY_NORMAL,
-      payload: request.payload,
-      publishedAtMs: this.clock.now(),
-    });
+    const message = toRoutedMessage(request, this.maxFrameSize, this.clock.now());
+    return this.routeMessage(message);
+  }
+
+  /** Delivers an already stamped message: here when this process owns the user, else through the owner. */
+  routeMessage(message: RoutedMessage): Promise<PublishResult> {
+    const placement = this.options.placement;
+    if (placement && !placement.owns(message.userId)) return placement.route(message);
+    return this.router.route(message);
+  }
+
+  /**
+   * Admits a connection whose hello another process already read and authenticated (multi-process
+   * mode hands connections to the process that owns the user). Refusals close the connection.
+   */
+  adoptConnection(connection: TransportConnection, hello: Hello): void {
+    const refusal = this.admitHere(connection, hello);
+    if (refusal === null) return;
+    this.metrics.handshakes.inc({ transport: connection.transport, outcome: refusal === CloseCode.STALE_ATTEMPT ? 'stale_attempt' : 'protocol_error' });
+    sendCloseAndEnd(connection, refusal, refusal === CloseCode.STALE_ATTEMPT ? 'a newer connection attempt from this client already holds the session' : 'session refused');
   }
 
   health(): HealthReport {
@@ -129,6 +137,15 @@ export class Gateway implements PublishTarget {
   }
 
   private admit(connection: TransportConnection, hello: Hello): CloseCode | null {
+    const placement = this.options.placement;
+    if (placement && !placement.owns(hello.userId ?? '')) {
+      placement.handOff(connection, hello);
+      return null;
+    }
+    return this.admitHere(connection, hello);
+  }
+
+  private admitHere(connection: TransportConnection, hello: Hello): CloseCode | null {
     const result = this.devices.admit(hello);
     if (result.kind === 'stale') return CloseCode.STALE_ATTEMPT;
     const { device, epoch, resumed, missing, replayAfter, replaced } = result;

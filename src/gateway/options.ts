@@ -7,6 +7,7 @@ import type { TransportRegistry } from '../transport/registry.js';
 import type { TlsServerMaterial } from '../transport/types.js';
 import type { CoalescingOptions } from '../session/coalescer.js';
 import type { UpstreamHandler } from './upstream.js';
+import type { SessionPlacement } from '../routing/placement.js';
 
 export interface TokenVerifier {
   /** Returns normally when `token` is valid for this user and device now; throws AuthError otherwise. */
@@ -46,6 +47,8 @@ export interface GatewayOptions {
   /** Unacked messages kept per device; older ones are dropped and reported as a gap on resume. Default 10000. */
   inboxLimit?: number;
   onUpstream?: UpstreamHandler;
+  /** Multi-process mode: which process owns a user, and how to reach it. Single process when absent. */
+  placement?: SessionPlacement;
   clock?: Clock;
   logger?: Logger;
   metrics?: GatewayMetrics;

@@ -71,6 +71,7 @@ const FULL_CONFIG = {
   coalescing: { enabled: false, maxBytes: 8192, maxDelayMs: 2 },
   sendWindow: 64,
   inboxLimit: 500,
+  workers: 1,
   logLevel: 'debug',
 };
 
@@ -339,5 +340,21 @@ describe('config value parsers', () => {
     expect(parseHostPort('[::1]:8080', 'x')).toEqual({ host: '::1', port: 8080 });
     expect(parseListenSpec('tcp=127.0.0.1:7000', 'x')).toEqual({ transport: 'tcp', host: '127.0.0.1', port: 7000 });
     expect(() => parseHostPort('127.0.0.1', 'x')).toThrow(/x: expected HOST:PORT/);
+  });
+});
+
+describe('workers setting', () => {
+  it('rejects a UDP-based listener with several workers', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pushlab-workers-'));
+    const file = path.join(dir, 'workers.json');
+    await writeFile(file, JSON.stringify({ workers: 2, listeners: [{ transport: 'quic', host: '127.0.0.1', port: 0 }] }));
+    await expect(loadGatewayConfig({ configFile: file, env: {} })).rejects.toThrow(/listeners\[0\]\.transport: "quic" cannot run with workers > 1/);
+  });
+
+  it('rejects a worker count out of range', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'pushlab-workers-'));
+    const file = path.join(dir, 'workers.json');
+    await writeFile(file, JSON.stringify({ workers: 0 }));
+    await expect(loadGatewayConfig({ configFile: file, env: {} })).rejects.toThrow(/workers must be an integer from 1/);
   });
 });
