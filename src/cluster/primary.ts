@@ -83,7 +83,7 @@ export class ClusterPrimary implements PublishTarget {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.routes.delete(id);
-        reject(new PushlabError('PUBLISH_REJECTED', `worker ${owner} did not answer within ${ROUTE_TIMEOUT_MS} ms`));
+        reject(new PushlabError('PUBLISH_REJECTED', `worker ${owner} did not respond within ${ROUTE_TIMEOUT_MS} ms`));
       }, ROUTE_TIMEOUT_MS);
       this.routes.set(id, { resolve, reject, timer });
       this.send(owner, { to: owner, from: 'primary', body: { t: 'route', id, message } });

@@ -37,12 +37,12 @@ export class RelayedConnection extends BaseConnection {
     this.emitClose();
   }
 
-  /** A frame from the device arrived at the origin worker. */
+  /** Passes on a frame from the device that arrived at the origin worker. */
   deliver(frame: Uint8Array): void {
     this.emitFrame(frame);
   }
 
-  /** The origin worker's socket closed. */
+  /** Reports that the origin worker's socket closed. */
   peerClosed(): void {
     this.emitClose();
   }

@@ -24,7 +24,7 @@ export function isClusterWorker(): boolean {
   return cluster.isWorker && process.env[WORKER_INDEX_ENV] !== undefined;
 }
 
-/** Starts this worker's gateway; resolves with the running gateway once the primary was told it is ready. */
+/** Starts this worker's gateway; resolves with the running gateway once the primary has been notified that it is ready. */
 export async function startClusterWorker(config: GatewayConfig, env: NodeJS.ProcessEnv, logger: Logger): Promise<Gateway> {
   const index = Number(env[WORKER_INDEX_ENV]);
   const workers = Number(env[WORKER_COUNT_ENV]);

@@ -74,7 +74,7 @@ export class WorkerPlacement implements SessionPlacement {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.routes.delete(id);
-        reject(new PushlabError('PUBLISH_REJECTED', `worker ${owner} did not answer a routed publish within ${ROUTE_TIMEOUT_MS} ms`));
+        reject(new PushlabError('PUBLISH_REJECTED', `worker ${owner} did not respond to a routed publish within ${ROUTE_TIMEOUT_MS} ms`));
       }, ROUTE_TIMEOUT_MS);
       this.routes.set(id, { resolve, reject, timer });
       this.post({ to: owner, body: { t: 'route', id, message } });

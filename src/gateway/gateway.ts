@@ -171,7 +171,8 @@ export class Gateway implements PublishTarget {
     this.sessions.add(session);
 
     const replay = device.inbox.pendingAfter(replayAfter);
-    const status = !resumed ? ResumeStatus.NEW : missing ? ResumeStatus.GAP : ResumeStatus.RESUMED;
+    let status: ResumeStatus = ResumeStatus.NEW;
+    if (resumed) status = missing ? ResumeStatus.GAP : ResumeStatus.RESUMED;
     this.metrics.resumes.inc({ transport: connection.transport, outcome: ResumeStatus[status]!.toLowerCase() });
     session.sendControl(
       encodeFrame({
