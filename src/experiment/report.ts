@@ -1,0 +1,104 @@
+// Output of a run: a plain-text table with one row per transport × profile, the notes a reader
+// needs to interpret it (link backend, failures, skipped transports), and the JSON report files.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { CellResult, ExperimentReport } from './results.js';
+import type { Summary } from './stats.js';
+
+interface Column {
+  header: string;
+  /** Right-aligned (numbers) or left-aligned (names). */
+  align: 'left' | 'right';
+  value: (cell: CellResult) => string;
+}
+
+const COLUMNS: readonly Column[] = [
+  { header: 'transport', align: 'left', value: (c) => c.transport },
+  { header: 'profile', align: 'left', value: (c) => c.profile },
+  { header: 'status', align: 'left', value: (c) => (c.status === 'passed' ? 'ok' : `FAILED (${c.failure?.phase ?? '?'})`) },
+  { header: 'connect p50/p95 ms', align: 'right', value: (c) => quantiles(c.connectMs, ['p50', 'p95']) },
+  { header: 'latency p50/p95/p99 ms', align: 'right', value: (c) => quantiles(c.latencyMs, ['p50', 'p95', 'p99']) },
+  { header: 'sent', align: 'right', value: (c) => String(c.messages.published) },
+  { header: 'delivered', align: 'right', value: (c) => String(c.messages.delivered) },
+  { header: 'lost', align: 'right', value: (c) => String(c.messages.lost) },
+  { header: 'dup', align: 'right', value: (c) => String(c.messages.duplicated) },
+  { header: 'hb B/device-h', align: 'right', value: (c) => (c.heartbeat.bytesPerDeviceHour === null ? '-' : String(Math.round(c.heartbeat.bytesPerDeviceHour))) },
+  { header: 'reconnects', align: 'right', value: (c) => String(c.reconnects) },
+  { header: 'RSS/session KiB', align: 'right', value: (c) => kib(c.memory?.rssPerSessionBytes) },
+  { header: 'heap/session KiB', align: 'right', value: (c) => kib(c.memory?.heapUsedPerSessionBytes) },
+];
+
+/** Formats milliseconds: one decimal below 10 ms, whole numbers above. */
+export function formatMs(ms: number): string {
+  return ms < 10 ? ms.toFixed(1) : String(Math.round(ms));
+}
+
+function quantiles(summary: Summary | null, keys: readonly ('p50' | 'p95' | 'p99')[]): string {
+  if (summary === null) return '-';
+  return keys.map((key) => formatMs(summary[key])).join('/');
+}
+
+function kib(bytes: number | undefined): string {
+  return bytes === undefined ? '-' : (bytes / 1024).toFixed(1);
+}
+
+/** Lays out the results table: a header, a rule and one row per cell, columns padded to fit. */
+export function formatTable(cells: readonly CellResult[]): string {
+  const rows = cells.map((cell) => COLUMNS.map((column) => column.value(cell)));
+  const widths = COLUMNS.map((column, i) => Math.max(column.header.length, ...rows.map((row) => row[i]!.length)));
+  const line = (values: readonly string[]): string =>
+    values
+      .map((value, i) => (COLUMNS[i]!.align === 'left' ? value.padEnd(widths[i]!) : value.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(COLUMNS.map((column) => column.header)), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** Formats the human-readable summary: title, table and notes. */
+export function formatSummary(report: ExperimentReport): string {
+  const scenario = report.scenario;
+  const lines = [
+    `pushlab experiment "${scenario.name}": ${scenario.devices} devices, ${scenario.publishRatePerSec} msg/s for ${scenario.durationMs / 1000} s` +
+      (scenario.outage ? `, ${scenario.outage.durationMs / 1000} s outage (${scenario.outage.direction}) at ${scenario.outage.atMs / 1000} s` : '') +
+      `, heartbeat ${scenario.heartbeat.intervalMs}+${scenario.heartbeat.timeoutMs} ms, link backend ${report.backend}`,
+    '',
+    report.cells.length > 0 ? formatTable(report.cells) : '(no transport × profile pair ran)',
+    '',
+  ];
+  for (const cell of report.cells) {
+    if (cell.link) lines.push(`link ${cell.transport} × ${cell.profile}: ${cell.link.description}`);
+  }
+  for (const skipped of report.skipped) lines.push(`skipped transport ${skipped.transport}: ${skipped.reason}`);
+  for (const failure of report.failures) lines.push(`FAILED: ${failure}`);
+  lines.push(`finished in ${(report.durationMs / 1000).toFixed(1)} s: ${report.outcome === 'passed' ? 'passed' : 'FAILED'}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Lists why a cell fails the run: a failed phase, lost, duplicated or unexpected messages. */
+export function cellFailures(cell: CellResult): string[] {
+  const label = `${cell.transport} × ${cell.profile}`;
+  const failures: string[] = [];
+  if (cell.failure) failures.push(`${label}: phase ${cell.failure.phase} failed: ${cell.failure.message}`);
+  const m = cell.messages;
+  if (m.lost > 0) failures.push(`${label}: ${m.lost} of ${m.published} accepted messages were never delivered`);
+  if (m.duplicated > 0) failures.push(`${label}: ${m.duplicated} messages reached the application more than once`);
+  if (m.unexpected > 0) failures.push(`${label}: ${m.unexpected} messages arrived at a device they were not published to`);
+  if (m.publishFailed > 0) failures.push(`${label}: the gateway rejected ${m.publishFailed} publishes`);
+  return failures;
+}
+
+/** File-name-safe UTC time, e.g. 2025-03-01T12-30-05Z. */
+export function fileTimestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '-');
+}
+
+/** Writes results/<scenario>-<time>.json and results/latest.json; returns both paths. */
+export async function writeReport(report: ExperimentReport, outDir: string): Promise<{ file: string; latest: string }> {
+  await mkdir(outDir, { recursive: true });
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  const file = path.join(outDir, `${report.scenario.name}-${fileTimestamp(new Date(report.startedAt))}.json`);
+  const latest = path.join(outDir, 'latest.json');
+  await writeFile(file, text);
+  await writeFile(latest, text);
+  return { file, latest };
+}
