@@ -7,8 +7,11 @@ NODE ?= node
 
 INSTALL_STAMP := node_modules/.pushlab-installed
 GENERATED := src/gen/pushlab.js
+# The TUN addon of the packet-level emulator; built with npm's bundled node-gyp against the
+# installed Node headers, so no download is needed.
+NATIVE := native/tun/build/Release/pushlab_tun.node
 
-.PHONY: all install build typecheck test run-experiment bench clean
+.PHONY: all install build native typecheck test run-experiment bench clean
 
 all: build
 
@@ -21,7 +24,12 @@ $(GENERATED): proto/pushlab.proto $(INSTALL_STAMP)
 
 install: $(INSTALL_STAMP) $(GENERATED)
 
-build: install
+$(NATIVE): native/tun/binding.gyp $(wildcard native/tun/src/*)
+	npm run build --prefix native/tun
+
+native: $(NATIVE)
+
+build: install native
 	npx tsc -p tsconfig.json
 
 typecheck: build
@@ -29,11 +37,13 @@ typecheck: build
 test: build
 	npx vitest run $(VITEST_ARGS)
 
+# The packet-level backend is optional for experiments: without the addon they use the relay.
 run-experiment: install
+	-@$(MAKE) --no-print-directory native
 	$(NODE) --import tsx src/experiment/main.ts --scenario experiments/$(SCENARIO).json
 
 bench: install
 	$(NODE) --import tsx bench/run-all.ts
 
 clean:
-	rm -rf src/gen results .tmp
+	rm -rf src/gen results .tmp native/tun/build
