@@ -14,9 +14,9 @@ import { GatewayProcess } from './gateway-process.js';
 import type { EmulatedLink, LinkBackend } from './link-backend.js';
 import { scrapeGateway, type GatewaySnapshot } from './metrics-scrape.js';
 import type { ProgressReporter } from './progress.js';
+import { buildCellResult } from './cell-result.js';
 import type { CellResult, MemoryPoint, MemoryResult } from './results.js';
 import type { Scenario } from './scenario.js';
-import { summarize } from './stats.js';
 import { PublishWorkload } from './workload.js';
 
 export interface CellContext {
@@ -177,49 +177,22 @@ export async function runCell(ctx: CellContext): Promise<CellResult> {
   phasesMs.teardown = Date.now() - phaseStartedAt;
   ctx.progress.end();
 
-  const connectedHours = (fleetSummary?.connectedMs ?? 0) / MS_PER_HOUR;
-  const heartbeatBytes = fleetSummary?.heartbeatBytes ?? 0;
-  return {
+  return buildCellResult({
+    scenario,
     transport,
     ipProtocol,
     profile: profile.name,
-    status: failure === null ? 'passed' : 'failed',
-    failure,
-    startedAt: new Date(startedAt).toISOString(),
-    durationMs: Date.now() - startedAt,
+    startedAt,
     phasesMs,
-    devices: scenario.devices,
-    connectMs: summarize(fleetSummary?.initialConnectMs ?? []),
-    reconnectMs: summarize(fleetSummary?.reconnectConnectMs ?? []),
-    latencyMs: summarize(ledger.latenciesMs()),
-    steadyLatencyMs: summarize(ledger.latenciesMs(outageStartedAt)),
-    messages: { ...ledger.counts(), highPriority },
-    heartbeat: {
-      bytes: heartbeatBytes,
-      connectedDeviceHours: connectedHours,
-      bytesPerDeviceHour: connectedHours > 0 ? heartbeatBytes / connectedHours : null,
-      clientTimeouts: fleetSummary?.heartbeatTimeouts ?? 0,
-      gatewayTimeouts: finalSnapshot?.heartbeatTimeouts ?? 0,
-    },
-    reconnects: fleetSummary?.reconnects ?? 0,
-    failedAttempts: fleetSummary?.failedAttempts ?? 0,
-    gaps: fleetSummary?.gaps ?? 0,
-    transportDuplicatesFiltered: fleetSummary?.transportDuplicatesFiltered ?? 0,
-    clientWarnings: fleetSummary?.warnings ?? {},
+    failure,
+    ledger,
+    highPriority,
+    outageStartedAt,
+    fleet: fleetSummary,
     memory,
-    gateway: finalSnapshot && {
-      pushesSent: finalSnapshot.pushesSent,
-      retransmissions: finalSnapshot.retransmissions,
-      resumes: finalSnapshot.resumes,
-      handshakes: finalSnapshot.handshakes,
-      inboxPendingAtEnd: finalSnapshot.inboxPending,
-    },
-    outage: scenario.outage && {
-      ...scenario.outage,
-      exceedsHeartbeatDeadline: scenario.outage.durationMs > scenario.heartbeat.intervalMs + scenario.heartbeat.timeoutMs,
-    },
+    gateway: finalSnapshot,
     link: linkReport,
-  };
+  });
 }
 
 /**

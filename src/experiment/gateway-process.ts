@@ -1,5 +1,5 @@
 // Runs `pushlab gateway` as a child process, as an operator would, and reads its ready line to
-// learn the listener ports, the HTTP address and the self-signed certificate. Running the gateway in
+// learn the listener ports, the HTTP address and the certificate. Running the gateway in
 // its own process keeps its memory and CPU apart from the devices, relay and workload in the runner.
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import path from 'node:path';
