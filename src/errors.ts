@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'NOT_CONNECTED'
   | 'TRACE_INVALID'
   | 'EMULATOR_FAILED'
+  | 'EXPERIMENT_FAILED'
   | 'INTERNAL';
 
 export interface PushlabErrorOptions {

@@ -13,7 +13,6 @@ export class ExperimentError extends PushlabError {
     message: string,
     options: { cause?: unknown } = {},
   ) {
-    // NOTE: src/errors.ts has no experiment-specific code yet, so these carry the generic 'INTERNAL'.
-    super('INTERNAL', message, options);
+    super('EXPERIMENT_FAILED', message, options);
   }
 }
