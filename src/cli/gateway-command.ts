@@ -10,6 +10,8 @@ import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { pino } from 'pino';
 import client from 'prom-client';
 import { builtinTransports } from '../../transports/index.js';
+import { ListenerRecorder } from '../browser/server/listener-recorder.js';
+import { browserRoutes } from '../browser/server/routes.js';
 import { systemClock } from '../clock.js';
 import { GATEWAY_FLAGS } from '../config/flags.js';
 import { toGatewayOptions } from '../config/gateway-options.js';
@@ -25,21 +27,35 @@ import { createSelfSignedCertificate } from '../tls/self-signed.js';
 import { ClusterMetricsRegistry, ClusterPrimary } from '../cluster/primary.js';
 import { CLUSTER_AUTH_SECRET_ENV, CLUSTER_TLS_CERT_ENV, CLUSTER_TLS_KEY_ENV, isClusterWorker, startClusterWorker } from '../cluster/worker-main.js';
 import type { TlsServerMaterial } from '../transport/types.js';
-import { EXIT_FAILURE, EXIT_OK, formatHelp, parseFlags, type CliIo } from './args.js';
+import { EXIT_FAILURE, EXIT_OK, formatHelp, parseFlags, type CliIo, type FlagSpec } from './args.js';
 
 /** How long shutdown may take before the process gives up on a clean stop. */
 const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/**
+ * Flags handled here rather than in the config table, because they change what the HTTP API
+ * serves, not how the gateway runs.
+ */
+const COMMAND_FLAGS: readonly FlagSpec[] = [
+  ...GATEWAY_FLAGS,
+  {
+    name: 'demo',
+    type: 'boolean',
+    help: 'Serve POST /demo/token, which signs 10-minute tokens for users named demo-* so the demo page at /demo can connect. Anyone who reaches the HTTP API can then connect as a demo user: never enable it in production. Default: off.',
+  },
+];
 
 export const GATEWAY_HELP = formatHelp(
   'pushlab gateway [--config FILE] [--listen TRANSPORT=HOST:PORT]... [--http HOST:PORT] [options]',
   [
     'Starts the push gateway on the given transport listeners and the HTTP API (POST /v1/publish,',
-    'GET /healthz, GET /metrics). When ready it prints one JSON line on stdout:',
+    'GET /healthz, GET /metrics, and for browsers GET /demo and GET /webtransport/cert-hashes).',
+    'When ready it prints one JSON line on stdout:',
     '  {"event":"ready","pid":N,"listeners":[{"transport","host","port"}],"http":{"host","port"},"tls":{...}}',
     'SIGINT or SIGTERM closes the HTTP API and the gateway, then exits with status 0.',
     'Precedence, lowest first: defaults, environment, config file, flags.',
   ].join('\n'),
-  GATEWAY_FLAGS,
+  COMMAND_FLAGS,
   `Environment: ${ENV_AUTH_SECRET} (auth secret when no file sets one), PUSHLAB_LOG_LEVEL (log level when no file or flag sets one).`,
 );
 
@@ -52,7 +68,7 @@ export interface ReadyLine {
 }
 
 export async function runGatewayCommand(argv: string[], io: CliIo, stop: Promise<string>): Promise<number> {
-  const flags = parseFlags('gateway', argv, GATEWAY_FLAGS);
+  const flags = parseFlags('gateway', argv, COMMAND_FLAGS);
   if (flags.help === true) {
     io.stdout.write(GATEWAY_HELP);
     return EXIT_OK;
@@ -65,12 +81,13 @@ export async function runGatewayCommand(argv: string[], io: CliIo, stop: Promise
   if (isClusterWorker()) return runWorker(config, io, stop, logger);
   const { authenticator, secret } = await createAuthenticator(config, io.env, logger);
   const tls = await resolveTls(config, logger);
-  if (config.workers > 1) return runPrimary(config, io, stop, logger, { tls, secret });
+  if (config.workers > 1) return runPrimary(config, io, stop, logger, { tls, secret, authenticator, demoTokens: flags.demo === true });
 
   const metricsRegistry = new client.Registry();
   collectProcessMetrics(metricsRegistry);
   const metrics = new GatewayMetrics(metricsRegistry);
-  const options = toGatewayOptions(config, { registry: builtinTransports(), logger, tls: tls.material, authenticator, metrics });
+  const listeners = new ListenerRecorder();
+  const options = toGatewayOptions(config, { registry: listeners.wrap(builtinTransports()), logger, tls: tls.material, authenticator, metrics });
 
   let gateway: Gateway;
   try {
@@ -89,6 +106,11 @@ export async function runGatewayCommand(argv: string[], io: CliIo, stop: Promise
       metrics: gateway.metrics,
       logger,
       maxBodyBytes: config.http.maxBodyBytes,
+      routes: browserRoutes({
+        listeners: () => listeners.listeners(),
+        logger,
+        demoTokens: flags.demo === true ? { issuer: authenticator } : undefined,
+      }),
     });
   } catch (error) {
     logger.fatal({ err: toError(error), host: config.http.host, port: config.http.port }, 'HTTP API failed to start');
@@ -109,10 +131,15 @@ export async function runGatewayCommand(argv: string[], io: CliIo, stop: Promise
   };
   io.stdout.write(`${JSON.stringify(ready, bytesAsBase64)}\n`);
   logger.info({ listeners: ready.listeners, http: ready.http }, 'gateway ready');
+  if (flags.demo === true) warnDemoMode(api, logger);
 
   const signal = await stop;
   logger.info({ signal }, 'shutting down');
   return shutDown(api, gateway, logger);
+}
+
+function warnDemoMode(api: HttpApi, logger: Logger): void {
+  logger.warn({ url: `http://${api.address.host}:${api.address.port}/demo` }, 'demo mode: POST /demo/token signs tokens for demo-* users for anyone who reaches the HTTP API');
 }
 
 /**
@@ -169,7 +196,7 @@ async function runWorker(config: GatewayConfig, io: CliIo, stop: Promise<string>
 }
 
 /** The primary of `--workers N`: forks the workers, then serves the HTTP API in front of them. */
-async function runPrimary(config: GatewayConfig, io: CliIo, stop: Promise<string>, logger: Logger, shared: { tls: ResolvedTls; secret: Uint8Array }): Promise<number> {
+async function runPrimary(config: GatewayConfig, io: CliIo, stop: Promise<string>, logger: Logger, shared: { tls: ResolvedTls; secret: Uint8Array; authenticator: HmacTokenAuthority; demoTokens: boolean }): Promise<number> {
   let primary: ClusterPrimary;
   try {
     primary = await ClusterPrimary.start({
@@ -196,6 +223,11 @@ async function runPrimary(config: GatewayConfig, io: CliIo, stop: Promise<string
       metrics: new GatewayMetrics(new ClusterMetricsRegistry()),
       logger,
       maxBodyBytes: config.http.maxBodyBytes,
+      routes: browserRoutes({
+        listeners: () => primary.listeners.map((listener) => ({ ...listener, address: { host: listener.host, port: listener.port } })),
+        logger,
+        demoTokens: shared.demoTokens ? { issuer: shared.authenticator } : undefined,
+      }),
     });
   } catch (error) {
     logger.fatal({ err: toError(error), host: config.http.host, port: config.http.port }, 'HTTP API failed to start');
@@ -211,6 +243,7 @@ async function runPrimary(config: GatewayConfig, io: CliIo, stop: Promise<string
   };
   io.stdout.write(`${JSON.stringify(ready, bytesAsBase64)}\n`);
   logger.info({ workers: config.workers, listeners: ready.listeners, http: ready.http }, 'gateway ready');
+  if (shared.demoTokens) warnDemoMode(api, logger);
   const signal = await stop;
   logger.info({ signal }, 'shutting down');
   return shutDown(api, primary, logger);

@@ -4,11 +4,12 @@
 //   GET  /healthz     HealthReport; 200 while ok, 503 while draining so load balancers stop routing
 //   GET  /metrics     prom-client text exposition
 //
+// Callers may add routes of their own (HttpApiOptions.routes), such as the browser demo page.
 // Every error is sent as JSON { error: { code, message } } and logged, and no request input can
 // throw out of the handler.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MessageTooLargeError, PushlabError, toError } from '../errors.js';
+import { ConfigError, MessageTooLargeError, PushlabError, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { TransportAddress } from '../transport/types.js';
@@ -31,6 +32,15 @@ export interface HttpApiOptions {
   logger: Logger;
   /** Largest accepted request body in bytes; default 1 MiB. */
   maxBodyBytes?: number;
+  /** Routes served next to the built-in ones; a path may appear only once. */
+  routes?: readonly HttpRoute[];
+}
+
+/** A route added by the caller. Its handler sends the whole response; anything it throws becomes a logged 500. */
+export interface HttpRoute {
+  method: 'GET' | 'POST';
+  path: string;
+  handle(request: http.IncomingMessage, response: http.ServerResponse): void | Promise<void>;
 }
 
 export interface HttpApi {
@@ -39,17 +49,26 @@ export interface HttpApi {
   close(): Promise<void>;
 }
 
-const ROUTES: Record<string, string> = {
+const BUILTIN_ROUTES: Record<string, string> = {
   '/v1/publish': 'POST',
   '/healthz': 'GET',
   '/metrics': 'GET',
 };
 
+function routeTable(extra: readonly HttpRoute[]): Map<string, { method: string; route?: HttpRoute }> {
+  const table = new Map<string, { method: string; route?: HttpRoute }>(Object.entries(BUILTIN_ROUTES).map(([path, method]) => [path, { method }]));
+  for (const route of extra) {
+    if (table.has(route.path)) throw new ConfigError(`HTTP route ${route.path} is defined twice`);
+    table.set(route.path, { method: route.method, route });
+  }
+  return table;
+}
+
 export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
   const host = options.host ?? '127.0.0.1';
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const logger = options.logger.child({ component: 'http-api' });
-  const context: RequestContext = { ...options, maxBodyBytes, logger };
+  const context: RequestContext = { ...options, maxBodyBytes, logger, routeTable: routeTable(options.routes ?? []) };
 
   const server = http.createServer((request, response) => {
     handleRequest(context, request, response).catch((error: unknown) => {
@@ -91,6 +110,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
 interface RequestContext extends HttpApiOptions {
   maxBodyBytes: number;
   logger: Logger;
+  routeTable: Map<string, { method: string; route?: HttpRoute }>;
 }
 
 async function handleRequest(context: RequestContext, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
@@ -99,13 +119,15 @@ async function handleRequest(context: RequestContext, request: http.IncomingMess
   request.on('error', (error) => context.logger.debug({ err: error }, 'HTTP request stream error'));
 
   const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
-  const method = ROUTES[path];
-  if (method === undefined) {
+  const entry = context.routeTable.get(path);
+  if (entry === undefined) {
     logRejection(context.logger, request, 404, 'no such path');
     request.resume();
-    sendError(response, 404, 'not_found', `no such path ${JSON.stringify(path)}; the API serves POST /v1/publish, GET /healthz and GET /metrics`);
+    const served = [...context.routeTable].map(([routePath, { method: routeMethod }]) => `${routeMethod} ${routePath}`).join(', ');
+    sendError(response, 404, 'not_found', `no such path ${JSON.stringify(path)}; the API serves ${served}`);
     return;
   }
+  const method = entry.method;
   if (request.method !== method) {
     logRejection(context.logger, request, 405, `${path} accepts ${method} only`);
     request.resume();
@@ -114,6 +136,10 @@ async function handleRequest(context: RequestContext, request: http.IncomingMess
     return;
   }
 
+  if (entry.route !== undefined) {
+    await entry.route.handle(request, response);
+    return;
+  }
   if (path === '/healthz') {
     const report = context.health();
     sendJson(response, report.status === 'ok' ? 200 : 503, report);
@@ -170,7 +196,7 @@ function describePublishError(error: unknown): { status: number; code: string; m
 }
 
 /** Reads the whole body, rejecting with 413 as soon as the declared or received size passes the limit. */
-function readBody(request: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
+export function readBody(request: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(request.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
     return Promise.reject(bodyTooLarge(declared, maxBytes, 'declared'));
@@ -330,17 +356,17 @@ function bodyTooLarge(size: number, maxBytes: number, basis: 'declared' | 'recei
   return new RequestError(413, 'body_too_large', `request body ${sizeText}; the limit is ${maxBytes} bytes`);
 }
 
-function logRejection(logger: Logger, request: http.IncomingMessage, status: number, reason: string): void {
+export function logRejection(logger: Logger, request: http.IncomingMessage, status: number, reason: string): void {
   logger.warn({ method: request.method, url: request.url, status, remoteAddress: request.socket.remoteAddress, reason }, 'HTTP request rejected');
 }
 
-function sendJson(response: http.ServerResponse, status: number, value: unknown): void {
+export function sendJson(response: http.ServerResponse, status: number, value: unknown): void {
   const text = JSON.stringify(value);
   response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
   response.end(text);
 }
 
-function sendError(response: http.ServerResponse, status: number, code: string, message: string): void {
+export function sendError(response: http.ServerResponse, status: number, code: string, message: string): void {
   sendJson(response, status, { error: { code, message } });
 }
 

@@ -1,0 +1,136 @@
+// A real gateway with its HTTP API and the browser routes on loopback, for the browser tests. The
+// registry is wrapped so the test can reach each accepted connection (to send a datagram) and the
+// live listeners (for certificate hashes), without changing the gateway.
+import client from 'prom-client';
+import { HmacTokenAuthority } from '../../src/gateway/auth.js';
+import { Gateway } from '../../src/gateway/gateway.js';
+import { startHttpApi, type HttpApi } from '../../src/gateway/http-api.js';
+import type { GatewayListenerConfig, GatewayOptions } from '../../src/gateway/options.js';
+import { silentLogger } from '../../src/logger.js';
+import { GatewayMetrics } from '../../src/metrics/gateway-metrics.js';
+import { ListenerRecorder } from '../../src/browser/server/listener-recorder.js';
+import { browserRoutes } from '../../src/browser/server/routes.js';
+import type { ListenerInfo } from '../../src/browser/server/webtransport-endpoint.js';
+import { TransportRegistry } from '../../src/transport/registry.js';
+import type { Transport, TransportConnection } from '../../src/transport/types.js';
+import { createSelfSignedCertificate } from '../../src/tls/self-signed.js';
+import { builtinTransports } from '../../transports/index.js';
+import { WebTransportTransport } from '../../transports/webtransport/index.js';
+
+export const TEST_SECRET = 'pushlab-browser-test-secret-0123456789abcdef';
+
+export interface BrowserGateway {
+  gateway: Gateway;
+  api: HttpApi;
+  metrics: GatewayMetrics;
+  authority: HmacTokenAuthority;
+  recorder: ListenerRecorder;
+  /** Every connection the listeners accepted, oldest first. */
+  connections: TransportConnection[];
+  /** http://localhost:PORT, the origin pages load from. */
+  httpUrl: string;
+  /** Publishes through the HTTP API, as a backend would. */
+  publish(body: Record<string, unknown>): Promise<{ messageId: string; deliveries: { deviceId: string; seq: number; status: string }[] }>;
+  /** Reads one sample of the Prometheus exposition, 0 when absent. */
+  metric(name: string, labels: Record<string, string>): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface BrowserGatewayOptions {
+  listeners: Omit<GatewayListenerConfig, 'host' | 'port'>[];
+  gateway?: Partial<GatewayOptions>;
+  /** Replaces the recorded listeners in the cert-hash document (to publish a broken endpoint). */
+  listenerInfo?: () => ListenerInfo[];
+}
+
+/** Returns the built-in transports, plus webtransport when the registry does not have it yet. */
+function baseRegistry(): TransportRegistry {
+  const registry = builtinTransports();
+  if (!registry.has('webtransport')) registry.register('webtransport', () => new WebTransportTransport('webtransport'));
+  return registry;
+}
+
+function capturing(registry: TransportRegistry, connections: TransportConnection[]): TransportRegistry {
+  const wrapped = new TransportRegistry();
+  for (const name of registry.names()) {
+    wrapped.register(name, (): Transport => {
+      const transport = registry.create(name);
+      return {
+        name: transport.name,
+        kind: transport.kind,
+        ipProtocol: transport.ipProtocol,
+        secure: transport.secure,
+        listen: (options, onConnection) =>
+          transport.listen(options, (connection) => {
+            connections.push(connection);
+            onConnection(connection);
+          }),
+        dial: (options) => transport.dial(options),
+      };
+    });
+  }
+  return wrapped;
+}
+
+export async function startBrowserGateway(options: BrowserGatewayOptions): Promise<BrowserGateway> {
+  const logger = silentLogger();
+  const cert = await createSelfSignedCertificate();
+  const authority = new HmacTokenAuthority(TEST_SECRET);
+  const metrics = new GatewayMetrics(new client.Registry());
+  const recorder = new ListenerRecorder();
+  const connections: TransportConnection[] = [];
+  const gateway = await Gateway.start({
+    registry: recorder.wrap(capturing(baseRegistry(), connections)),
+    listeners: options.listeners.map((listener) => ({ ...listener, host: '127.0.0.1', port: 0 })),
+    tls: { cert: cert.cert, key: cert.key },
+    authenticator: authority,
+    logger,
+    metrics,
+    ...options.gateway,
+  });
+  let api: HttpApi;
+  try {
+    api = await startHttpApi({
+      port: 0,
+      target: gateway,
+      health: () => gateway.health(),
+      metrics,
+      logger,
+      routes: browserRoutes({ listeners: options.listenerInfo ?? (() => recorder.listeners()), logger, demoTokens: { issuer: authority } }),
+    });
+  } catch (error) {
+    await gateway.close();
+    throw error;
+  }
+  const httpUrl = `http://localhost:${api.address.port}`;
+
+  return {
+    gateway,
+    api,
+    metrics,
+    authority,
+    recorder,
+    connections,
+    httpUrl,
+    async publish(body) {
+      const response = await fetch(`http://127.0.0.1:${api.address.port}/v1/publish`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!response.ok) throw new Error(`publish returned HTTP ${response.status}: ${await response.text()}`);
+      return (await response.json()) as Awaited<ReturnType<BrowserGateway['publish']>>;
+    },
+    async metric(name, labels) {
+      const metric = metrics.registry.getSingleMetric(name);
+      if (!metric) return 0;
+      const data = await metric.get();
+      const sample = data.values.find((value) => Object.entries(labels).every(([key, expected]) => String(value.labels[key]) === expected));
+      return sample?.value ?? 0;
+    },
+    async close() {
+      await api.close();
+      await gateway.close();
+    },
+  };
+}
