@@ -4,7 +4,7 @@
 // connect-timeout (ms per transport and attempt), resume=session-storage (keep the resume
 // position across reloads).
 // Tests and the browser runner read window.pushlabDemo instead of the DOM.
-import { connectPush } from '/browser/pushlab-client.js';
+import * as pushlab from '/browser/pushlab-client.js';
 
 const MAX_ROWS = 50;
 const MAX_LOG_LINES = 200;
@@ -21,7 +21,7 @@ const connectTimeoutMs = Number(params.get('connect-timeout') ?? 10_000);
 const $ = (id) => document.getElementById(id);
 const decoder = new TextDecoder();
 
-/** State for tests and tools; every field is plain data except client. */
+/** State for tests and tools; every field is plain data except client and pushlab. */
 const demo = {
   userId,
   deviceId,
@@ -36,6 +36,8 @@ const demo = {
   rtts: [],
   closed: null,
   client: null,
+  /** The bundle's exports, for scripts that open clients of their own next to the page's. */
+  pushlab,
 };
 window.pushlabDemo = demo;
 
@@ -146,7 +148,7 @@ function showRtt(sample) {
   showCounters();
 }
 
-const client = connectPush({
+const client = pushlab.connectPush({
   gatewayHttpUrl: location.origin,
   userId,
   deviceId,

@@ -15,7 +15,9 @@ import { TransportRegistry } from '../../src/transport/registry.js';
 import type { Transport, TransportConnection } from '../../src/transport/types.js';
 import { createSelfSignedCertificate } from '../../src/tls/self-signed.js';
 import { builtinTransports } from '../../transports/index.js';
-import { WebTransportTransport } from '../../transports/webtransport/index.js';
+import type { Clock } from '../../src/clock.js';
+import { WebTransportTransport, type WebTransportListener } from '../../transports/webtransport/index.js';
+import { listenWebTransport } from '../../transports/webtransport/listener.js';
 
 export const TEST_SECRET = 'pushlab-browser-test-secret-0123456789abcdef';
 
@@ -27,6 +29,8 @@ export interface BrowserGateway {
   recorder: ListenerRecorder;
   /** Every connection the listeners accepted, oldest first. */
   connections: TransportConnection[];
+  /** The webtransport listeners opened with `webTransportClock`, for driving certificate rotation. */
+  webTransportListeners: WebTransportListener[];
   /** http://localhost:PORT, the origin pages load from. */
   httpUrl: string;
   /** Publishes through the HTTP API, as a backend would. */
@@ -41,13 +45,36 @@ export interface BrowserGatewayOptions {
   gateway?: Partial<GatewayOptions>;
   /** Replaces the recorded listeners in the cert-hash document (to publish a broken endpoint). */
   listenerInfo?: () => ListenerInfo[];
+  /** Clock of the webtransport listeners' certificate managers (settings.certificateManager 'self-signed'). */
+  webTransportClock?: Clock;
 }
 
-/** Returns the built-in transports, plus webtransport when the registry does not have it yet. */
-function baseRegistry(): TransportRegistry {
+/**
+ * Returns the built-in transports, plus webtransport when the registry does not have it yet. With
+ * a clock, webtransport listeners are opened through listenWebTransport so their certificate
+ * manager runs on that clock.
+ */
+function baseRegistry(clock: Clock | undefined, listeners: WebTransportListener[]): TransportRegistry {
   const registry = builtinTransports();
-  if (!registry.has('webtransport')) registry.register('webtransport', () => new WebTransportTransport('webtransport'));
-  return registry;
+  if (clock === undefined) {
+    if (!registry.has('webtransport')) registry.register('webtransport', () => new WebTransportTransport('webtransport'));
+    return registry;
+  }
+  return registry.register('webtransport', () => {
+    const transport = new WebTransportTransport('webtransport');
+    return {
+      name: transport.name,
+      kind: transport.kind,
+      ipProtocol: transport.ipProtocol,
+      secure: transport.secure,
+      listen: async (options, onConnection) => {
+        const listener = await listenWebTransport('webtransport', options, onConnection, clock);
+        listeners.push(listener);
+        return listener;
+      },
+      dial: (options) => transport.dial(options),
+    };
+  });
 }
 
 function capturing(registry: TransportRegistry, connections: TransportConnection[]): TransportRegistry {
@@ -79,8 +106,9 @@ export async function startBrowserGateway(options: BrowserGatewayOptions): Promi
   const metrics = new GatewayMetrics(new client.Registry());
   const recorder = new ListenerRecorder();
   const connections: TransportConnection[] = [];
+  const webTransportListeners: WebTransportListener[] = [];
   const gateway = await Gateway.start({
-    registry: recorder.wrap(capturing(baseRegistry(), connections)),
+    registry: recorder.wrap(capturing(baseRegistry(options.webTransportClock, webTransportListeners), connections)),
     listeners: options.listeners.map((listener) => ({ ...listener, host: '127.0.0.1', port: 0 })),
     tls: { cert: cert.cert, key: cert.key },
     authenticator: authority,
@@ -111,6 +139,7 @@ export async function startBrowserGateway(options: BrowserGatewayOptions): Promi
     authority,
     recorder,
     connections,
+    webTransportListeners,
     httpUrl,
     async publish(body) {
       const response = await fetch(`http://127.0.0.1:${api.address.port}/v1/publish`, {
