@@ -15,7 +15,8 @@ import { streamCodeToReason, streamReasonToCode } from './errors.js';
 import { H3ErrorCode } from './h3/errors.js';
 import { WebTransportConnection } from './pushlab-connection.js';
 import { clientConfig } from './quic-config.js';
-import { webTransportSettings } from './settings.js';
+import type { WebTransportSession } from './session.js';
+import { webTransportSettings, type WebTransportSettings } from './settings.js';
 
 /** A QUICClient whose internal errors are logged and end the client instead of the process. */
 class GuardedQuicClient extends QUICClient {
@@ -28,12 +29,22 @@ class GuardedQuicClient extends QUICClient {
   }
 }
 
-export async function dialWebTransport(transport: string, options: DialOptions): Promise<WebTransportConnection> {
-  const settings = webTransportSettings('client', options.settings);
+/** An HTTP/3 client connection and the function that releases it with its QUIC client and socket. */
+export interface Http3ClientHandle {
+  h3: Http3ClientConnection;
+  /** The local UDP address, host:port. */
+  localAddress: string;
+  release(): Promise<void>;
+}
+
+/**
+ * Opens a QUIC connection with ALPN h3 and starts HTTP/3 on it (SETTINGS, QPACK streams). The
+ * WebTransport dial below uses it; tests use it to open sessions by hand.
+ */
+export async function connectHttp3(transport: string, options: DialOptions, settings: WebTransportSettings): Promise<Http3ClientHandle> {
   const target = `${options.host}:${options.port}`;
   const logger = options.logger.child({ transport, remote: target });
-  const fail = (message: string, cause?: unknown, code: 'TRANSPORT_FAILED' | 'CONNECT_TIMEOUT' = 'TRANSPORT_FAILED'): TransportError =>
-    new TransportError(code, `${transport} dial to ${target} failed: ${message}`, { cause });
+  const fail = dialFailure(transport, target);
 
   if (options.signal?.aborted) throw fail('dial aborted', options.signal.reason);
   const address = await resolve(options.host).catch((error: unknown) => {
@@ -86,10 +97,19 @@ export async function dialWebTransport(transport: string, options: DialOptions):
       await client.destroy({ isApp: true, errorCode: H3ErrorCode.H3_NO_ERROR, force: true }).catch(() => {});
       await socket.stop({ force: true }).catch(() => {});
     })());
+  return { h3, localAddress: `${socket.host}:${socket.port}`, release };
+}
+
+export async function dialWebTransport(transport: string, options: DialOptions): Promise<WebTransportConnection> {
+  const settings = webTransportSettings('client', options.settings);
+  const target = `${options.host}:${options.port}`;
+  const logger = options.logger.child({ transport, remote: target });
+  const fail = dialFailure(transport, target);
+  const { h3, localAddress, release } = await connectHttp3(transport, options, settings);
 
   const onAbort = (): void => void h3.close(H3ErrorCode.H3_REQUEST_CANCELLED, 'dial aborted');
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  let session: Awaited<ReturnType<Http3ClientConnection['openSession']>>;
+  let session: WebTransportSession;
   try {
     session = await h3.openSession({ authority: authorityOf(options.host, options.port), path: settings.path, origin: settings.origin });
   } catch (error) {
@@ -112,8 +132,13 @@ export async function dialWebTransport(transport: string, options: DialOptions):
     onEnded: () => void release(),
   });
   session.start();
-  logger.debug({ session: session.id, local: `${socket.host}:${socket.port}` }, 'WebTransport session established');
+  logger.debug({ session: session.id, local: localAddress }, 'WebTransport session established');
   return connection;
+}
+
+function dialFailure(transport: string, target: string) {
+  return (message: string, cause?: unknown, code: 'TRANSPORT_FAILED' | 'CONNECT_TIMEOUT' = 'TRANSPORT_FAILED'): TransportError =>
+    new TransportError(code, `${transport} dial to ${target} failed: ${message}`, { cause });
 }
 
 async function resolve(host: string): Promise<{ address: string; family: number }> {

@@ -90,6 +90,11 @@ export abstract class Http3Connection implements SessionOwner {
     return `${this.library.remoteHost}:${this.library.remotePort}`;
   }
 
+  /** The id of the peer's last GOAWAY, or null before one arrived. */
+  get receivedGoaway(): bigint | null {
+    return this.goawayReceived;
+  }
+
   get sessionCount(): number {
     return this.sessions.size;
   }

@@ -2,6 +2,7 @@
 // (the accept-race fix that Chromium's two-packet ClientHello needs), an HTTP/3 connection per
 // QUIC connection, and the pushlab route at settings.path.
 import { QUICServer, events, type QUICConnection } from '@matrixai/quic';
+import type { Clock } from '../../src/clock.js';
 import { TransportError, toError } from '../../src/errors.js';
 import type { ListenOptions, TransportAddress, TransportConnection, TransportListener } from '../../src/transport/types.js';
 import { GuardedQuicSocket, type AcceptQueueStats } from '../quic/guarded-socket.js';
@@ -104,11 +105,11 @@ export class WebTransportListener implements TransportListener {
   }
 }
 
-export async function listenWebTransport(transport: string, options: ListenOptions, onConnection: (connection: TransportConnection) => void): Promise<WebTransportListener> {
+export async function listenWebTransport(transport: string, options: ListenOptions, onConnection: (connection: TransportConnection) => void, clock?: Clock): Promise<WebTransportListener> {
   const settings = webTransportSettings('server', options.settings);
   const logger = options.logger.child({ transport });
   const quicLogger = libraryLogger(logger);
-  const certificates = await ListenerCertificates.create({ tls: options.tls, mode: settings.certificateManager, logger });
+  const certificates = await ListenerCertificates.create({ tls: options.tls, mode: settings.certificateManager, logger, ...(clock ? { clock } : {}) });
 
   const socket = new GuardedQuicSocket({ libraryLogger: quicLogger, logger, udpBufferBytes: settings.quic.udpBufferBytes });
   try {

@@ -54,6 +54,7 @@ export class WebTransportConnection extends BaseConnection {
   private queuedBytes = 0;
   private reportedCongestion = false;
   private closing = false;
+  private readFailed = false;
   private shutdownStarted = false;
   private closeTimer: NodeJS.Timeout | null = null;
 
@@ -180,13 +181,17 @@ export class WebTransportConnection extends BaseConnection {
           this.onPeerFinished();
           return;
         }
+        if (this.readFailed) continue;
         let frames: Uint8Array[];
         try {
           frames = this.decoder.push(chunk);
         } catch (error) {
-          // The stream position is lost: stop reading and let the session close with the right code.
+          // The stream position is lost, so no further frame is delivered; the session picks the
+          // close code. Reading goes on, discarding bytes, so the peer's FIN still ends the close
+          // handshake instead of the close timer.
+          this.readFailed = true;
           this.emitError(toError(error));
-          return;
+          continue;
         }
         for (const frame of frames) this.emitFrame(frame);
       }
