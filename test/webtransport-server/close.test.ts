@@ -2,7 +2,7 @@
 // code (in a DATA frame and bare), a reset pushlab stream, and listener shutdown with GOAWAY.
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectHttp3 } from '../../transports/webtransport/dial.js';
-import { SessionClosedError } from '../../transports/webtransport/errors.js';
+import { SessionClosedError, StreamResetError, webTransportCodeToHttp3 } from '../../transports/webtransport/errors.js';
 import { encodeCloseSessionCapsule } from '../../transports/webtransport/h3/capsules.js';
 import { encodeDataFrame } from '../../transports/webtransport/h3/frames.js';
 import { SessionCloseCode, type WebTransportConnection } from '../../transports/webtransport/index.js';
@@ -126,6 +126,8 @@ describe('webtransport close', () => {
     await accepted.frameCount(1);
     stream.reset(5);
     const info = await accepted.closed();
+    expect(info.error).toBeInstanceOf(StreamResetError);
+    expect(BigInt((info.error as StreamResetError).applicationCode)).toBe(webTransportCodeToHttp3(5));
     expect(info.error?.message).toMatch(/reset by the peer with WebTransport code 5/);
   });
 

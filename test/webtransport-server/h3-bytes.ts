@@ -8,12 +8,12 @@ import { concatBytes } from '../../transports/webtransport/h3/varint.js';
 import { ConnectStreamReader } from '../../transports/webtransport/connect-stream.js';
 import { RawH3Peer } from './raw-h3-peer.js';
 
-/** The unidirectional stream type and SETTINGS frame that open a client control stream. */
+/** Returns the stream type and SETTINGS frame that open a client control stream. */
 export function controlStream(settings: Iterable<readonly [bigint, bigint]> = CHROMIUM_156_WEBTRANSPORT_SETTINGS): Uint8Array {
   return concatBytes([encodeUniStreamType(UniStreamType.CONTROL), encodeSettingsFrame(settings)]);
 }
 
-/** A HEADERS frame carrying a WebTransport CONNECT for `port`, with overrides. */
+/** Returns a HEADERS frame with a WebTransport CONNECT for `port`, with fields from `init` replaced. */
 export function connectHeaders(port: number, init: Partial<ConnectRequestInit> = {}): Uint8Array {
   const fields = webTransportConnectFields({ authority: `127.0.0.1:${port}`, path: '/pushlab', origin: 'http://localhost:8080', ...init });
   return encodeHeadersFrame(encodeFieldSection(fields));
@@ -32,7 +32,7 @@ export function parseResponse(bytes: Uint8Array): { status: number; fields: Head
   return { status: Number(fields.find((field) => field.name === ':status')?.value), fields };
 }
 
-/** Waits until the server answered the request on `streamId`, accumulating what it sent. */
+/** Waits for the server's response on `streamId`, collecting the bytes it sent. */
 export async function waitForResponse(peer: RawH3Peer, streamId: number, timeoutMs = 5_000): Promise<{ status: number; fields: HeaderField[] }> {
   const deadline = Date.now() + timeoutMs;
   let received = Buffer.alloc(0);
@@ -45,7 +45,7 @@ export async function waitForResponse(peer: RawH3Peer, streamId: number, timeout
   }
 }
 
-/** A raw peer with its control stream open and a session on stream 0 accepted with 200. */
+/** Opens a raw peer with its control stream and a session on stream 0 that the server accepted with 200. */
 export async function rawSession(port: number): Promise<RawH3Peer> {
   const peer = await RawH3Peer.connect(port);
   peer.openUni(controlStream());

@@ -123,7 +123,7 @@ export class RawH3Peer {
     return Buffer.concat(chunks);
   }
 
-  /** The code of the server's RESET_STREAM on `streamId`, or null when it has not reset the stream. */
+  /** Returns the code of the server's RESET_STREAM on `streamId`, or null when it has not reset the stream. */
   resetCode(streamId: number): number | null {
     try {
       this.connection.streamRecv(streamId, this.buffer);

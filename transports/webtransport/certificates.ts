@@ -40,7 +40,7 @@ export class ListenerCertificates {
     return new ListenerCertificates(null, { tls, hashes });
   }
 
-  /** The certificate and key new connections get. */
+  /** Returns the certificate and key that new connections get. */
   current(): TlsServerMaterial {
     if (this.manager !== null) {
       const { cert, key } = this.manager.current();

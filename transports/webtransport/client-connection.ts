@@ -15,7 +15,7 @@ import { StreamSource } from './stream-source.js';
 import { withTimeout } from './timeout.js';
 
 /**
- * The client's SETTINGS: the ones Chromium 156 sends for WebTransport (draft-02's
+ * Returns the client's SETTINGS: the ones Chromium 156 sends for WebTransport (draft-02's
  * ENABLE_WEBTRANSPORT and both datagram settings), plus a QPACK dynamic table of capacity 0.
  */
 export function clientSettings(): Map<bigint, bigint> {
@@ -42,8 +42,8 @@ export class Http3ClientConnection extends Http3Connection {
 
   /**
    * Opens a session. The returned session has not started reading its CONNECT stream: attach
-   * listeners, then call start(). Rejects with SessionRejectedError on a non-2xx answer and with
-   * TransportError when the server lacks WebTransport or does not answer in time.
+   * listeners, then call start(). Rejects with SessionRejectedError on a non-2xx response and with
+   * TransportError when the server lacks WebTransport or does not respond in time.
    */
   async openSession(options: OpenSessionOptions): Promise<WebTransportSession> {
     if (this.goawayReceived !== null) throw new TransportError('TRANSPORT_FAILED', 'the server sent GOAWAY; open a new connection');
@@ -73,7 +73,7 @@ export class Http3ClientConnection extends Http3Connection {
       abandon(stream, source);
       throw new SessionRejectedError(status, describeStatus(status, options.path));
     }
-    if (draftField !== undefined && draftField !== 'draft02') this.logger.debug({ draftField }, 'server answered with an unexpected WebTransport draft');
+    if (draftField !== undefined && draftField !== 'draft02') this.logger.debug({ draftField }, 'server responded with an unexpected WebTransport draft version');
 
     const session = new WebTransportSession({ owner: this, connectStream: stream, source, reader, writer, initialEvents: reader.takeQueued(), request: null, logger: this.logger });
     this.registerSession(session);

@@ -2,10 +2,10 @@
 // to client): HTTP/3 frames, whose DATA payloads carry capsules once the session is up.
 //
 // Capsules belong in DATA frames (RFC 9297 section 3.2). Some draft-02 implementations write them
-// bare, as if each capsule were a frame of its own. Both layouts share Type (i) + Length (i), so
-// a bare CLOSE_WEBTRANSPORT_SESSION (0x2843) or DRAIN_WEBTRANSPORT_SESSION (0x78ae) reads here as
-// an unknown frame type; those two types are decoded as capsules instead of being skipped. A bare
-// DATAGRAM capsule (0x00) would be indistinguishable from a DATA frame and is read as one.
+// bare, as if each capsule were a frame of its own. Both layouts share Type (i) + Length (i), so a
+// bare CLOSE_WEBTRANSPORT_SESSION (0x2843) or DRAIN_WEBTRANSPORT_SESSION (0x78ae) would read as an
+// unknown frame type. These two types are therefore decoded as capsules instead of being skipped.
+// A bare DATAGRAM capsule (0x00) looks exactly like a DATA frame and is read as one.
 import { CapsuleParser, CapsuleType, encodeCapsule, type Capsule } from './h3/capsules.js';
 import { H3Error, H3ErrorCode } from './h3/errors.js';
 import { FrameType } from './h3/frames.js';

@@ -147,7 +147,7 @@ async function resolve(host: string): Promise<{ address: string; family: number 
   return lookup(host);
 }
 
-/** The loopback address of the target's family for a loopback target, else the wildcard. */
+/** Returns the loopback address of the target's family for a loopback target, else the wildcard. */
 function localBindAddress(target: { address: string; family: number }): string {
   if (target.family === 6) return target.address === '::1' ? '::1' : '::';
   return target.address.startsWith('127.') ? '127.0.0.1' : '0.0.0.0';

@@ -4,7 +4,7 @@ import { H3ErrorCode, h3ErrorName } from './h3/errors.js';
 
 /**
  * CLOSE_WEBTRANSPORT_SESSION codes that pushlab sends (docs/WEBTRANSPORT.md, "Frame contract").
- * The session-level reason travels earlier in a pushlab Close frame; these only say how the
+ * The session-level reason travels earlier in a pushlab Close frame. These codes only record how the
  * WebTransport session itself ended.
  */
 export const SessionCloseCode = {
@@ -87,7 +87,7 @@ export class SessionClosedError extends PushlabError {
   }
 }
 
-/** The server answered the extended CONNECT with a status other than 2xx. */
+/** The server responded to the extended CONNECT with a status other than 2xx. */
 export class SessionRejectedError extends PushlabError {
   override readonly name = 'SessionRejectedError';
   constructor(

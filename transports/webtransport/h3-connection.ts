@@ -99,7 +99,7 @@ export abstract class Http3Connection implements SessionOwner {
     return this.sessions.size;
   }
 
-  /** The peer's SETTINGS; rejects when the connection ends first. Callers bound the wait. */
+  /** Returns the peer's SETTINGS once they arrive. Rejects when the connection ends first; callers bound the wait. */
   peerSettings(): Promise<Settings> {
     return this.peerSettingsPromise;
   }
@@ -332,7 +332,7 @@ export abstract class Http3Connection implements SessionOwner {
   }
 }
 
-/** A CONNECTION_CLOSE from the peer with application code H3_NO_ERROR, or 0 as some stacks send. */
+/** Returns true for a peer CONNECTION_CLOSE with application code H3_NO_ERROR, or 0, which some stacks send. */
 function isOrderlyPeerClose(error: Error): boolean {
   if (!(error instanceof quicErrors.ErrorQUICConnectionPeer) || error instanceof quicErrors.ErrorQUICConnectionPeerTLS) return false;
   const data = error.data as { isApp?: boolean; errorCode?: number } | undefined;

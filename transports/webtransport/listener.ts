@@ -11,6 +11,7 @@ import { asEvented } from '../quic/library-internals.js';
 import { libraryLogger } from '../quic/log-adapter.js';
 import { retryTokenCrypto } from '../quic/security.js';
 import { ListenerCertificates } from './certificates.js';
+import { H3ErrorCode } from './h3/errors.js';
 import { SessionCloseCode, streamCodeToReason, streamReasonToCode } from './errors.js';
 import { originPolicy } from './origin.js';
 import { WebTransportConnection } from './pushlab-connection.js';
@@ -43,7 +44,7 @@ export class WebTransportListener implements TransportListener {
     readonly certificates: ListenerCertificates,
   ) {}
 
-  /** What a client needs: the session path and the hashes to pin (docs/WEBTRANSPORT.md). */
+  /** Settings a client needs to dial: the session path and the certificate hashes to pin (docs/WEBTRANSPORT.md). */
   get clientSettings(): { path: string; certificateHashes: CertificateHash[] } {
     return { path: this.settings.path, certificateHashes: this.certificates.hashes() };
   }
@@ -95,11 +96,13 @@ export class WebTransportListener implements TransportListener {
     for (const connection of this.connections) connection.shutdown();
     const deadline = Date.now() + this.settings.shutdownGraceMs;
     while (this.pushConnections.size > 0 && Date.now() < deadline) await delay(SHUTDOWN_POLL_MS);
-    await Promise.all([...this.connections].map((connection) => connection.closeAll(SessionCloseCode.GOING_AWAY, 'server shutting down')));
     this.certificates.stop();
-    // QUICServer.stop() waits for every connection's closing period (RFC 9000 section 10.2); the
-    // CONNECTION_CLOSE frames are out already, so the socket closes after a short grace.
-    const serverStopped = this.server.stop({ isApp: true, errorCode: 0x100, force: true }).catch(() => {});
+    // Stopping a connection, and QUICServer.stop() for all of them, can wait for the closing
+    // period of three probe timeouts (RFC 9000 section 10.2). The capsules and CONNECTION_CLOSE
+    // frames leave at once, so the socket closes after a short grace instead.
+    const connectionsClosed = Promise.all([...this.connections].map((connection) => connection.closeAll(SessionCloseCode.GOING_AWAY, 'server shutting down')));
+    await Promise.race([connectionsClosed, delay(SOCKET_CLOSE_GRACE_MS)]);
+    const serverStopped = this.server.stop({ isApp: true, errorCode: H3ErrorCode.H3_NO_ERROR, force: true }).catch(() => {});
     await Promise.race([serverStopped, delay(SOCKET_CLOSE_GRACE_MS)]);
     await this.socket.stop({ force: true }).catch(() => {});
   }

@@ -1,6 +1,6 @@
 // Which page origins may open a WebTransport session. Browsers send the page's origin with the
 // extended CONNECT and rely on the server to check it (draft-ietf-webtrans-http3-02, "Creating a
-// New Session"); without a check any web page could reach the gateway from a visitor's browser.
+// New Session"). Without a check, any web page could reach the gateway from a visitor's browser.
 import { isLoopbackOrigin } from '../../src/tls/cert-manager.js';
 
 export type OriginDecision = { allowed: true } | { allowed: false; reason: string };

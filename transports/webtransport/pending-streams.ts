@@ -1,6 +1,6 @@
 // WebTransport streams that name a session the connection does not know yet. A stream can
 // overtake the CONNECT request (server) or its response (client), because QUIC orders bytes only
-// within a stream; the draft lets the receiver buffer such streams, within a limit
+// within a stream. The draft lets the receiver buffer such streams within a limit
 // (draft-ietf-webtrans-http3-02, "Bidirectional Streams").
 import type { QUICStream } from '@matrixai/quic';
 import type { Logger } from '../../src/logger.js';

@@ -8,7 +8,7 @@
 // peer's FIN, so neither side closes the session while stream data is still in flight.
 import { lengthPrefixed } from '../../src/codec/frame-codec.js';
 import { StreamFrameDecoder } from '../../src/codec/stream-decoder.js';
-import { FrameTooLargeError, TransportError, toError } from '../../src/errors.js';
+import { FrameTooLargeError, PushlabError, TransportError, toError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
 import { BaseConnection } from '../../src/transport/base-connection.js';
 import { SessionCloseCode } from './errors.js';
@@ -75,7 +75,7 @@ export class WebTransportConnection extends BaseConnection {
     if (options.role === 'client') this.attachStream(this.session.openBidiStream());
   }
 
-  /** A child logger bound to this connection id, created on first use because idle sessions rarely log. */
+  /** Child logger bound to this connection id, created on first use because idle sessions rarely log. */
   private get logger(): Logger {
     this.childLogger ??= this.parentLogger.child({ connection: this.id, session: this.session.id });
     return this.childLogger;
@@ -157,8 +157,8 @@ export class WebTransportConnection extends BaseConnection {
   }
 
   private write(stream: WebTransportStream, bytes: Uint8Array): void {
-    // The promise settles once quiche has taken the bytes into the stream's send buffer, which the
-    // peer's flow-control window bounds; until then they count as buffered.
+    // The promise settles once quiche has taken the bytes into the stream's send buffer, whose size
+    // the peer's flow-control window bounds. Until then the bytes count as buffered.
     stream.write(bytes).then(
       () => this.onWritten(bytes.length),
       () => this.onWritten(bytes.length),
@@ -197,7 +197,7 @@ export class WebTransportConnection extends BaseConnection {
       }
     } catch (error) {
       if (this.closed || this.shutdownStarted) return;
-      const failure = error instanceof TransportError ? error : new TransportError('TRANSPORT_FAILED', `pushlab stream of ${this.id} failed: ${toError(error).message}`, { cause: error });
+      const failure = error instanceof PushlabError ? error : new TransportError('TRANSPORT_FAILED', `pushlab stream of ${this.id} failed: ${toError(error).message}`, { cause: error });
       this.emitClose({ error: failure });
       this.shutdown(SessionCloseCode.STREAM_FAILED, 'pushlab stream failed');
     }
@@ -206,7 +206,7 @@ export class WebTransportConnection extends BaseConnection {
   /** The peer sent FIN: every frame it will send has been read. */
   private onPeerFinished(): void {
     if (this.closing) {
-      // Our FIN went out first and the peer answered with its own, so it has read everything.
+      // Our FIN went out first and the peer replied with its own, so it has read everything.
       this.shutdown(SessionCloseCode.NORMAL, '');
       return;
     }

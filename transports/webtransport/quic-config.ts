@@ -15,9 +15,9 @@ const DATAGRAM_QUEUE_LENGTH = 64;
 /**
  * Stream limits granted to the peer. Every HTTP/3 endpoint opens three unidirectional streams
  * (control and the two QPACK streams, RFC 9114 section 6.2), so fewer than 3 would stall the peer.
- * A pushlab session uses one CONNECT stream and one bidirectional WebTransport stream; the spare
- * streams let a peer open extras that the transport resets, instead of a STREAM_LIMIT_ERROR that
- * ends the connection. quiche raises the limits again as streams complete (MAX_STREAMS).
+ * A pushlab session uses one CONNECT stream and one bidirectional WebTransport stream. The spare
+ * streams let a peer open extras, which the transport resets, so the peer does not hit a
+ * STREAM_LIMIT_ERROR that ends the connection. quiche raises the limits as streams complete.
  */
 const STREAM_LIMITS = {
   server: { bidi: 8, uni: 8 },
@@ -54,7 +54,7 @@ export function serverConfig(settings: WebTransportSettings, tls: TlsServerMater
 }
 
 /**
- * The client trusts the server when its certificate matches a pinned hash (the browser rule of
+ * Builds the client configuration. The client trusts the server when its certificate matches a pinned hash (the browser rule of
  * serverCertificateHashes) or when it verifies against tls.ca. At least one must be given, because
  * the TLS stack's own verification does not work with the self-signed certificates used here
  * (docs/QUIC.md, "Certificate verification in the native TLS stack").

@@ -1,7 +1,7 @@
 // Server side of an HTTP/3 connection: request streams, extended CONNECT routing by :path, origin
 // and session-count checks, GOAWAY on shutdown.
 //
-// Answers: 200 opens the session; 404 for a path without a route; 403 for a rejected origin; 429
+// Responses: 200 opens the session; 404 for a path without a route; 403 for a rejected origin; 429
 // above maxSessionsPerConnection; 400 when the client's SETTINGS lack WebTransport; 405 for any
 // method but CONNECT. A request that breaks HTTP/3 field rules is malformed and its stream is reset
 // with H3_MESSAGE_ERROR (RFC 9114 section 4.1.2); QPACK and framing errors close the connection.
@@ -10,7 +10,7 @@ import { toError } from '../../src/errors.js';
 import { validateWebTransportConnect, webTransportResponseFields, type WebTransportConnectRequest } from './h3/connect-request.js';
 import { H3Error, H3ErrorCode } from './h3/errors.js';
 import { encodeHeadersFrame } from './h3/frames.js';
-import { decodeFieldSection, encodeFieldSection } from './h3/qpack.js';
+import { decodeFieldSection, encodeFieldSection, type HeaderField } from './h3/qpack.js';
 import { serverSettings, webTransportSupport } from './h3/settings.js';
 import { ConnectStreamReader } from './connect-stream.js';
 import { StreamAbort } from './errors.js';
@@ -26,7 +26,7 @@ export type SessionRoute = (session: WebTransportSession) => void;
 /** Counters of one listener, shared by its connections. */
 export interface WebTransportServerStats {
   sessionsAccepted: number;
-  /** Requests answered with a status other than 200. */
+  /** Requests rejected with a status other than 200. */
   sessionsRejected: number;
   /** Request streams reset: malformed, incomplete in time, or after GOAWAY. */
   requestsReset: number;
@@ -111,19 +111,10 @@ export class Http3ServerConnection extends Http3Connection {
   }
 
   private async handleRequest(stream: QUICStream, source: StreamSource): Promise<void> {
-    const timeoutMs = this.settings.handshakeTimeoutMs;
     const reader = new ConnectStreamReader({ maxFieldSectionSize: this.settings.maxFieldSectionSize });
-    const fieldSection = await withTimeout(reader.nextHeaders(source), timeoutMs, 'the request HEADERS');
-    if (fieldSection === null) {
-      this.resetRequest(stream, source, H3ErrorCode.H3_REQUEST_INCOMPLETE, 'request stream ended before HEADERS');
-      return;
-    }
-    // RFC 9204 section 2.2: a field section that does not decode is a connection error.
-    const fields = decodeFieldSection(fieldSection, { maxFieldSectionSize: this.settings.maxFieldSectionSize });
-    if (this.goawaySent !== null && BigInt(stream.streamId) >= this.goawaySent) {
-      this.resetRequest(stream, source, H3ErrorCode.H3_REQUEST_REJECTED, 'request after GOAWAY');
-      return;
-    }
+    const fields = await this.readRequestFields(stream, source, reader);
+    if (fields === null) return;
+
     const writer = stream.writable.getWriter();
     const method = fields.find((field) => field.name === ':method')?.value;
     if (method !== undefined && method !== 'CONNECT') {
@@ -135,28 +126,48 @@ export class Http3ServerConnection extends Http3Connection {
       this.resetRequest(stream, source, request.h3Code, request.message);
       return;
     }
-    const peerSettings = await withTimeout(this.peerSettings(), timeoutMs, "the client's SETTINGS");
-    const support = webTransportSupport(peerSettings);
-    if (!support.supported) {
-      this.reject(stream, source, writer, 400, `client SETTINGS lack ${support.missing.join(' and ')}`, request);
+
+    const decision = await this.admit(request);
+    if ('status' in decision) {
+      this.reject(stream, source, writer, decision.status, decision.reason, request);
       return;
     }
+    this.accept(stream, source, writer, reader, request, decision.route);
+  }
+
+  /** Reads and decodes the request HEADERS; returns null after resetting a request it will not serve. */
+  private async readRequestFields(stream: QUICStream, source: StreamSource, reader: ConnectStreamReader): Promise<HeaderField[] | null> {
+    const fieldSection = await withTimeout(reader.nextHeaders(source), this.settings.handshakeTimeoutMs, 'the request HEADERS');
+    if (fieldSection === null) {
+      this.resetRequest(stream, source, H3ErrorCode.H3_REQUEST_INCOMPLETE, 'request stream ended before HEADERS');
+      return null;
+    }
+    // RFC 9204 section 2.2: a field section that does not decode is a connection error.
+    const fields = decodeFieldSection(fieldSection, { maxFieldSectionSize: this.settings.maxFieldSectionSize });
+    if (this.goawaySent !== null && BigInt(stream.streamId) >= this.goawaySent) {
+      this.resetRequest(stream, source, H3ErrorCode.H3_REQUEST_REJECTED, 'request after GOAWAY');
+      return null;
+    }
+    return fields;
+  }
+
+  /** Picks the route for a valid CONNECT, or the status and reason to reject it with. */
+  private async admit(request: WebTransportConnectRequest): Promise<{ route: SessionRoute } | { status: number; reason: string }> {
+    const peerSettings = await withTimeout(this.peerSettings(), this.settings.handshakeTimeoutMs, "the client's SETTINGS");
+    const support = webTransportSupport(peerSettings);
+    if (!support.supported) return { status: 400, reason: `client SETTINGS lack ${support.missing.join(' and ')}` };
+
     const pathname = request.path.split('?')[0]!;
     const route = this.routes.get(pathname);
-    if (route === undefined) {
-      this.reject(stream, source, writer, 404, `no WebTransport endpoint at ${pathname}`, request);
-      return;
-    }
+    if (route === undefined) return { status: 404, reason: `no WebTransport endpoint at ${pathname}` };
+
     const origin = this.checkOrigin(request.origin);
-    if (!origin.allowed) {
-      this.reject(stream, source, writer, 403, origin.reason, request);
-      return;
-    }
+    if (!origin.allowed) return { status: 403, reason: origin.reason };
+
     if (this.sessions.size >= this.settings.maxSessionsPerConnection) {
-      this.reject(stream, source, writer, 429, `the connection already carries ${this.sessions.size} sessions`, request);
-      return;
+      return { status: 429, reason: `the connection already carries ${this.sessions.size} sessions` };
     }
-    this.accept(stream, source, writer, reader, request, route);
+    return { route };
   }
 
   private accept(stream: QUICStream, source: StreamSource, writer: WritableStreamDefaultWriter<Uint8Array>, reader: ConnectStreamReader, request: WebTransportConnectRequest, route: SessionRoute): void {

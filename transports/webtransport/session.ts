@@ -20,7 +20,7 @@ import { SessionClosedError, StreamAbort } from './errors.js';
 import { StreamSource } from './stream-source.js';
 import { WebTransportStream } from './wt-stream.js';
 
-/** The HTTP/3 connection as a session sees it. */
+/** The methods of the HTTP/3 connection that a session calls. */
 export interface SessionOwner {
   /** The peer's current address, host:port. */
   readonly remoteAddress: string;

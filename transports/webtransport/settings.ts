@@ -27,9 +27,9 @@ export interface WebTransportSettings {
   certificateManager: 'self-signed' | undefined;
   /** WebTransport sessions one HTTP/3 connection may carry (server). */
   maxSessionsPerConnection: number;
-  /** How long listener.close() lets sessions finish after GOAWAY before it closes them. */
+  /** Time in ms that listener.close() gives sessions to finish after GOAWAY before it closes them. */
   shutdownGraceMs: number;
-  /** Longest wait for the peer's SETTINGS, a request's HEADERS or the CONNECT response. */
+  /** Maximum wait in ms for the peer's SETTINGS, a request's HEADERS or the CONNECT response. */
   handshakeTimeoutMs: number;
   /** Largest HEADERS field section accepted, as RFC 9114 section 4.2.2 counts it. */
   maxFieldSectionSize: number;

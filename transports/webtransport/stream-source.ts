@@ -55,7 +55,7 @@ export class StreamSource {
         if (prefix.length < buffered.length) this.leftover = buffered.subarray(prefix.length);
         return prefix;
       }
-      if (buffered.length >= MAX_PREFIX_BYTES) throw new H3Error(H3ErrorCode.H3_FRAME_ERROR, `stream ${this.streamId} starts with ${buffered.length} bytes that are no valid prefix`);
+      if (buffered.length >= MAX_PREFIX_BYTES) throw new H3Error(H3ErrorCode.H3_FRAME_ERROR, `invalid prefix on stream ${this.streamId}: its first ${buffered.length} bytes form no stream type and session id`);
     }
   }
 

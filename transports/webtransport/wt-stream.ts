@@ -13,7 +13,7 @@ export class WebTransportStream {
   private ended = false;
 
   constructor(
-    private readonly stream: QUICStream,
+    stream: QUICStream,
     /** The reading side; null for a unidirectional stream we opened. */
     private readonly source: StreamSource | null,
     initiator: 'local' | 'peer',
@@ -63,7 +63,6 @@ export class WebTransportStream {
     this.ended = true;
     const reason = new StreamAbort(webTransportCodeToHttp3(code), `WebTransport stream ${this.streamId} reset with code ${code}`);
     this.source?.cancel(reason);
-    if (this.writer !== null) this.writer.abort(reason).catch(() => {});
-    else if (this.direction === 'bidi') this.stream.cancel(reason);
+    this.writer?.abort(reason).catch(() => {});
   }
 }
