@@ -1,31 +1,14 @@
-// Launches the system Chromium for the browser tests. The tests need a real browser and never
-// skip: without one they fail with a message that names the package to install.
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
-
-export const CHROMIUM_PATH = process.env.PUSHLAB_CHROMIUM ?? '/usr/bin/chromium';
-
-/** Flags for a quiet headless run; QUIC stays on because WebTransport needs it. */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+// Chromium for the browser tests. The tests need a real browser and never skip: without one,
+// launchChromium fails with a message that names the package to install.
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium as launch } from '../../src/browser-run/chromium.js';
 
 /**
  * Starts Chromium. `hostRules` are added to --host-resolver-rules after the rule that maps
- * localhost to 127.0.0.1 (so Chromium never tries ::1 first).
+ * localhost to 127.0.0.1.
  */
-export async function launchChromium(hostRules: string[] = []): Promise<Browser> {
-  if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`Chromium not found at ${CHROMIUM_PATH}. The browser tests need it: run "apt-get install -y chromium" or set PUSHLAB_CHROMIUM to a Chromium binary.`);
-  }
-  const rules = ['MAP localhost 127.0.0.1', ...hostRules].join(', ');
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, `--host-resolver-rules=${rules}`], timeout: 30_000 });
+export function launchChromium(hostRules: string[] = []): Promise<Browser> {
+  return launch({ hostRules });
 }
 
 /** Collects the page's console errors and uncaught exceptions, for assertion messages. */
