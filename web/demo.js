@@ -141,9 +141,9 @@ function showCounters() {
 }
 
 function showRtt(sample) {
-  demo.rtts.push(sample.rttMs);
+  demo.rtts.push({ ms: sample.rttMs, source: sample.source });
   const recent = demo.rtts.slice(-RTT_WINDOW);
-  const average = recent.reduce((sum, value) => sum + value, 0) / recent.length;
+  const average = recent.reduce((sum, entry) => sum + entry.ms, 0) / recent.length;
   $('rtt').textContent = `${sample.rttMs} ms last, ${average.toFixed(1)} ms mean of ${recent.length} (${sample.source})`;
   showCounters();
 }

@@ -1,6 +1,7 @@
 // End to end in a real Chromium: the demo page, served by the gateway, connects over WebTransport
 // to 127.0.0.1, receives and acks pushes, answers a server-sent datagram, publishes upstream,
-// resumes after a dropped connection and closes with NORMAL.
+// pings on heartbeat silence, resumes after a dropped connection, stops when replaced or refused,
+// and closes with NORMAL.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/codec/frame-codec.js';
@@ -15,7 +16,9 @@ interface DemoHook {
   url: string | null;
   messages: { seq: number; text: string; publishedAtMs: number; receivedAtMs: number; replay: boolean; via: string }[];
   fallbacks: { transport: string; message: string }[];
-  rtts: number[];
+  rtts: { ms: number; source: 'heartbeat' | 'probe' }[];
+  closed: string | null;
+  pushlab: { connectPush(options: Record<string, unknown>): { on(event: 'closed', listener: (error: { message: string }) => void): void } };
   client: {
     stats: { datagramsReceived: number; duplicatesReceived: number; messagesReceived: number; acksSent: number };
     publish(text: string, options: { toUserId?: string }): Promise<{ clientSeq: number; messageId: string; duplicate: boolean }>;
@@ -160,6 +163,46 @@ describe('browser end to end', () => {
     expect(await demoField(page, 'state')).toBe('closed');
     expect(await eventually(async () => gateway!.gateway.sessionCount, 0)).toBe(0);
     expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('pings after heartbeat silence', async () => {
+    gateway = await startBrowserGateway({ listeners: [{ transport: 'webtransport' }], gateway: { heartbeat: { intervalMs: 300, timeoutMs: 2_000 } } });
+    const { page } = await openDemo(gateway, 'demo-e2e', 'tab-6', '&ping=0');
+    await page.waitForFunction(() => (globalThis as unknown as { pushlabDemo: DemoHook }).pushlabDemo.rtts.length >= 2, undefined, { timeout: WAIT_MS });
+    const rtts = await demoField(page, 'rtts');
+    expect(rtts.every((sample) => sample.source === 'heartbeat')).toBe(true);
+    expect(await demoField(page, 'state')).toBe('connected');
+    await page.close();
+  });
+
+  it('stops when a newer page replaces the session', async () => {
+    gateway = await startBrowserGateway({ listeners: [{ transport: 'webtransport' }] });
+    const first = await openDemo(gateway, 'demo-e2e', 'shared', '&ping=0');
+    const second = await openDemo(gateway, 'demo-e2e', 'shared', '&ping=0');
+    await first.page.waitForFunction(() => (globalThis as unknown as { pushlabDemo: DemoHook }).pushlabDemo.state === 'closed', undefined, { timeout: WAIT_MS });
+    expect(await demoField(first.page, 'closed')).toContain('SESSION_REPLACED');
+
+    await gateway.publish({ userId: 'demo-e2e', deviceId: 'shared', payload: 'to the newer page' });
+    expect((await waitForMessages(second.page, 1))[0]!.text).toBe('to the newer page');
+    expect(await demoField(second.page, 'state')).toBe('connected');
+    await first.page.close();
+    await second.page.close();
+  });
+
+  it('stops on a rejected token', async () => {
+    gateway = await startBrowserGateway({ listeners: [{ transport: 'webtransport' }] });
+    const { page } = await openDemo(gateway, 'demo-e2e', 'tab-7', '&ping=0');
+    const closed = await page.evaluate(
+      () =>
+        new Promise<string>((resolve) => {
+          const page = globalThis as unknown as { pushlabDemo: DemoHook; location: { origin: string } };
+          const client = page.pushlabDemo.pushlab.connectPush({ gatewayHttpUrl: page.location.origin, userId: 'demo-e2e', deviceId: 'tab-8', token: 'not-a-token', transports: ['webtransport'] });
+          client.on('closed', (error) => resolve(error.message));
+        }),
+    );
+    expect(closed).toContain('AUTH_FAILED');
+    expect(await eventually(() => gateway!.metric('pushlab_handshakes_total', { transport: 'webtransport', outcome: 'auth_failed' }), 1)).toBe(1);
     await page.close();
   });
 });
