@@ -17,7 +17,6 @@ import { createSelfSignedCertificate } from '../../src/tls/self-signed.js';
 import { builtinTransports } from '../../transports/index.js';
 import type { Clock } from '../../src/clock.js';
 import { WebTransportTransport, type WebTransportListener } from '../../transports/webtransport/index.js';
-import { listenWebTransport } from '../../transports/webtransport/listener.js';
 
 export const TEST_SECRET = 'pushlab-browser-test-secret-0123456789abcdef';
 
@@ -51,8 +50,7 @@ export interface BrowserGatewayOptions {
 
 /**
  * Returns the built-in transports, plus webtransport when the registry does not have it yet. With
- * a clock, webtransport listeners are opened through listenWebTransport so their certificate
- * manager runs on that clock.
+ * a clock, webtransport's certificate manager runs on that clock and each listener is recorded.
  */
 function baseRegistry(clock: Clock | undefined, listeners: WebTransportListener[]): TransportRegistry {
   const registry = builtinTransports();
@@ -61,14 +59,14 @@ function baseRegistry(clock: Clock | undefined, listeners: WebTransportListener[
     return registry;
   }
   return registry.register('webtransport', () => {
-    const transport = new WebTransportTransport('webtransport');
+    const transport = new WebTransportTransport('webtransport', {}, { clock });
     return {
       name: transport.name,
       kind: transport.kind,
       ipProtocol: transport.ipProtocol,
       secure: transport.secure,
       listen: async (options, onConnection) => {
-        const listener = await listenWebTransport('webtransport', options, onConnection, clock);
+        const listener = (await transport.listen(options, onConnection)) as WebTransportListener;
         listeners.push(listener);
         return listener;
       },
