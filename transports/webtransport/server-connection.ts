@@ -58,13 +58,13 @@ export class Http3ServerConnection extends Http3Connection {
     this.routes = options.routes;
     this.checkOrigin = options.checkOrigin;
     this.stats = options.stats;
-    // A connection that opens no session (a port scan, a client that gave up) is closed instead
+    // A connection that opens no session (a client that never sends a CONNECT) is closed instead
     // of waiting for the idle timeout.
     this.armIdleTimer(options.settings.handshakeTimeoutMs);
     this.onClose(() => this.disarmIdleTimer());
   }
 
-  /** Whether GOAWAY went out; requests on streams at or above its id are refused. */
+  /** Whether GOAWAY went out; requests on streams at or above its id are rejected. */
   get goingAway(): boolean {
     return this.goawaySent !== null;
   }
