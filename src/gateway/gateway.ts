@@ -43,6 +43,9 @@ export class Gateway implements PublishTarget {
     this.devices = new DeviceRegistry<ServerSession>(options.inboxLimit ?? GATEWAY_DEFAULTS.inboxLimit);
     this.router = new LocalRouter(this.devices, this.metrics);
     this.startedAt = this.clock.now();
+    this.metrics.addCounterSource(() =>
+      this.transportListeners.filter((l) => l.counters !== undefined).map((l) => ({ transport: l.transport, counters: l.counters! })),
+    );
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {

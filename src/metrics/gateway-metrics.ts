@@ -29,6 +29,9 @@ function histogram<L extends string>(registry: client.Registry, name: string, he
   return new client.Histogram({ name, help, labelNames, buckets, registers: [registry] });
 }
 
+/** Returns the current counters of each transport listener. */
+export type CounterSource = () => { transport: string; counters: object }[];
+
 const defaultMetricsRegistries = new WeakSet<client.Registry>();
 
 /** Adds prom-client's process metrics (RSS, heap, event-loop lag) once per registry. */
@@ -56,6 +59,8 @@ export class GatewayMetrics {
   readonly framesCoalesced;
   readonly resumes;
   readonly inboxDropped;
+  readonly transportCounters;
+  private readonly counterSources: CounterSource[] = [];
 
   constructor(readonly registry: client.Registry = new client.Registry()) {
     const r = registry;
@@ -76,5 +81,29 @@ export class GatewayMetrics {
     this.framesCoalesced = counter(r, 'pushlab_frames_coalesced_total', 'Frames that travelled inside a batch.', ['transport']);
     this.resumes = counter(r, 'pushlab_resumes_total', 'Welcome resume results.', ['transport', 'outcome']);
     this.inboxDropped = counter(r, 'pushlab_inbox_dropped_total', 'Unacked messages dropped because an inbox hit its retention limit.', []);
+    const sources = this.counterSources;
+    this.transportCounters =
+      (r.getSingleMetric('pushlab_transport_events') as client.Gauge<'transport' | 'counter'> | undefined) ??
+      new client.Gauge({
+        name: 'pushlab_transport_events',
+        help: 'Counters kept by transport listeners (for example WebTransport datagrams rerouted to the stream), read at scrape time.',
+        labelNames: ['transport', 'counter'],
+        registers: [r],
+        collect() {
+          this.reset();
+          for (const source of sources) {
+            for (const { transport, counters } of source()) {
+              for (const [name, value] of Object.entries(counters)) {
+                if (typeof value === 'number') this.inc({ transport, counter: name }, value);
+              }
+            }
+          }
+        },
+      });
+  }
+
+  /** Adds a source of listener counters, read at every scrape. */
+  addCounterSource(source: CounterSource): void {
+    this.counterSources.push(source);
   }
 }

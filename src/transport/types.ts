@@ -105,6 +105,11 @@ export interface TransportListener {
    * public key or certificate hashes; clients merge them into DialOptions.settings.
    */
   readonly clientSettings?: Record<string, unknown>;
+  /**
+   * Transport-specific counters (rerouted datagrams, rejected sessions), exported as metrics. Only
+   * its numeric properties are read.
+   */
+  readonly counters?: object;
   /** Stops accepting and destroys every connection accepted by this listener. */
   close(): Promise<void>;
 }

@@ -31,6 +31,11 @@ function delay(ms: number): Promise<void> {
 export class WebTransportListener implements TransportListener {
   /** Counters since the listener started; sendUnreliable() reroutes are summed here too. */
   readonly stats: WebTransportServerStats = emptyServerStats();
+
+  /** The same counters under the name the gateway's metrics read. */
+  get counters(): object {
+    return this.stats;
+  }
   private readonly connections = new Set<Http3ServerConnection>();
   private readonly pushConnections = new Set<WebTransportConnection>();
   private closing: Promise<void> | null = null;
