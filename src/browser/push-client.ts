@@ -9,25 +9,24 @@ import { decodeFrame, encodeFrame, unbatch } from '../codec/frame-codec.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../codec/stream-decoder.js';
 import { CloseCode, Platform, PROTOCOL_VERSION, ResumeStatus, type Frame, type Hello, type Push, type Welcome } from '../codec/proto.js';
 import { ConnectionClosedError, FrameTooLargeError, ProtocolError, PushlabError, TransportError, toError } from '../errors.js';
-import { Heartbeat, type HeartbeatHost } from '../heartbeat/heartbeat.js';
-import { FixedHeartbeatPolicy } from '../heartbeat/policy.js';
 import { seededRandom } from '../random.js';
 import { connectStep, createBinding, type Binding } from './connect-step.js';
 import { TypedEmitter } from './emitter.js';
+import { networkEvents, randomInstanceId } from './environment.js';
 import { NotConnectedError, TransportSkippedError } from './errors.js';
 import { BROWSER_LINKS, DEFAULT_LADDER } from './links/index.js';
+import { Liveness } from './liveness.js';
 import type { FrameChannel, LinkHandler, LinkOpener } from './links/link.js';
 import { silentBrowserLogger, type BrowserLogger } from './logger.js';
 import { BROWSER_CLIENT_DEFAULTS, type ConnectPushOptions } from './options.js';
 import { ReceiveState } from './receive-state.js';
 import { resumeStoreFor } from './resume-store.js';
-import { RttProbes } from './rtt-probes.js';
 import { emptyStats, type BrowserClientEvents, type BrowserClientState, type BrowserClientStats } from './state.js';
 
 /** Close codes after which reconnecting would only repeat the failure or fight a newer session. */
 const TERMINAL_CODES = new Set<CloseCode>([CloseCode.SESSION_REPLACED, CloseCode.AUTH_FAILED]);
 
-export class BrowserPushClient extends TypedEmitter<BrowserClientEvents> implements HeartbeatHost {
+export class BrowserPushClient extends TypedEmitter<BrowserClientEvents> {
   readonly instanceId: string;
   readonly stats: BrowserClientStats = emptyStats();
   private stateValue: BrowserClientState = { kind: 'idle' };
@@ -38,10 +37,9 @@ export class BrowserPushClient extends TypedEmitter<BrowserClientEvents> impleme
   private readonly backoff: Backoff;
   private readonly receiver: ReceiveState;
   private readonly publisher: UpstreamPublisher;
-  private readonly probes: RttProbes;
+  private readonly liveness: Liveness;
   private readonly maxFrameSize: number;
   private binding: Binding | null = null;
-  private heartbeat: Heartbeat | null = null;
   private attemptCounter = 0;
   private currentAttempt = 0;
   private abort: AbortController | null = null;
@@ -60,7 +58,7 @@ export class BrowserPushClient extends TypedEmitter<BrowserClientEvents> impleme
     this.backoff = new Backoff({ ...BACKOFF_DEFAULTS, ...options.backoff }, options.random ?? seededRandom(crypto.getRandomValues(new Uint32Array(1))[0]!));
     this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.publisher = new UpstreamPublisher(this.clock, options.publishRetryMs ?? BROWSER_CLIENT_DEFAULTS.publishRetryMs, this.maxFrameSize);
-    this.probes = new RttProbes(this.clock);
+    this.liveness = new Liveness(this.clock, { sendFrame: (frame) => this.sendFrame(frame), onPeerDead: (silenceMs) => this.onPeerDead(silenceMs), onRtt: (sample) => this.emit('rtt', sample) }, this.stats);
     this.receiver = new ReceiveState(resumeStoreFor(options, this.logger), this.clock, this.stats);
   }
 
@@ -79,7 +77,9 @@ export class BrowserPushClient extends TypedEmitter<BrowserClientEvents> impleme
 
   /** Starts the first attempt; later ones follow by themselves until close(). */
   start(): void {
-    if (this.stateValue.kind === 'idle' && !this.stopped) void this.dial();
+    if (this.stateValue.kind !== 'idle' || this.stopped) return;
+    networkEvents()?.addEventListener('online', this.onOnline);
+    void this.dial();
   }
 
   /** Sends a message upstream; resolves when the gateway acknowledges it (once, across retries). */
@@ -92,10 +92,7 @@ export class BrowserPushClient extends TypedEmitter<BrowserClientEvents> impleme
   /** Measures one round trip with a ping now; rejects when not connected or without a pong in time. */
   ping(timeoutMs: number = BROWSER_CLIENT_DEFAULTS.probeTimeoutMs): Promise<number> {
     if (this.stateValue.kind !== 'connected') return Promise.reject(new NotConnectedError(`cannot ping while ${this.stateValue.kind}`));
-    const probe = this.probes.start(timeoutMs);
-    this.sendFrame(encodeFrame({ ping: { nonce: probe.nonce, sentAtMs: probe.sentAt } }));
-    this.stats.pingsSent += 1;
-    return probe.rtt;
+    return this.liveness.probe(timeoutMs);
   }
 
   /** Closes the session for good with NORMAL; resolves once the Close frame left or the grace ran out. */
@@ -123,14 +120,7 @@ export class BrowserPushClient extends TypedEmitter<BrowserClientEvents> impleme
     this.scheduleReconnect('connection dropped by the application');
   }
 
-  // HeartbeatHost
-
-  sendPing(nonce: number, sentAtMs: number): void {
-    this.stats.pingsSent += 1;
-    this.sendFrame(encodeFrame({ ping: { nonce, sentAtMs } }));
-  }
-
-  onPeerDead(silenceMs: number): void {
+  private onPeerDead(silenceMs: number): void {
     this.logger.info({ silenceMs }, 'gateway silent past heartbeat timeout, reconnecting');
     this.emit('warning', new ConnectionClosedError(CloseCode.HEARTBEAT_TIMEOUT, `no frame for ${silenceMs} ms`));
     this.dropConnection();
@@ -242,26 +232,39 @@ export class BrowserPushClient extends TypedEmitter<BrowserClientEvents> impleme
     this.abort = null;
     const delayMs = this.backoff.next();
     this.stats.reconnects += 1;
-    this.setState({ kind: 'backoff', delayMs, reason });
+    // The timer exists before listeners hear of the back-off, so one that reconnects at once
+    // (an 'online' event, say) cancels it instead of leaving a second dial behind.
     this.backoffTimer = this.clock.setTimeout(() => {
       this.backoffTimer = null;
       void this.dial();
     }, delayMs);
+    this.setState({ kind: 'backoff', delayMs, reason });
   }
+
+  /**
+   * Starts the next attempt at once when the browser regains a network, because waiting out the
+   * rest of the back-off delay would only postpone a reconnect that is now likely to work.
+   */
+  private readonly onOnline = (): void => {
+    if (this.stateValue.kind !== 'backoff' || this.stopped) return;
+    this.logger.info({}, 'network is back, reconnecting without waiting');
+    this.backoffTimer?.cancel();
+    this.backoffTimer = null;
+    void this.dial();
+  };
 
   /** Forgets the current link: heartbeat, pending ack, probes, publisher. The caller ends the link. */
   private teardown(reason: string): void {
     if (this.binding) this.binding.abandoned = true;
     this.binding = null;
-    this.heartbeat?.stop();
-    this.heartbeat = null;
+    this.liveness.stop(reason);
     this.receiver.detach();
-    this.probes.rejectAll(reason);
     this.publisher.detach();
   }
 
   private terminate(code: CloseCode, reason: string): void {
     this.stopped = true;
+    networkEvents()?.removeEventListener('online', this.onOnline);
     this.currentAttempt = 0;
     this.abort?.abort();
     this.backoffTimer?.cancel();
@@ -305,7 +308,7 @@ export class BrowserPushClient extends TypedEmitter<BrowserClientEvents> impleme
   private onFrame(binding: Binding, bytes: Uint8Array, channel: FrameChannel): void {
     if (binding !== this.binding) return;
     if (channel === 'datagram') this.stats.datagramsReceived += 1;
-    this.heartbeat?.noteReceived();
+    this.liveness.noteReceived();
     let frames: Frame[];
     try {
       frames = unbatch(decodeFrame(bytes));
@@ -342,7 +345,7 @@ export class BrowserPushClient extends TypedEmitter<BrowserClientEvents> impleme
         this.publisher.onAck(frame.publishAck!);
         return;
       case 'pong':
-        this.onPong(Number(frame.pong!.nonce));
+        this.liveness.onPong(Number(frame.pong!.nonce));
         return;
       case 'ping':
         this.sendFrame(encodeFrame({ pong: frame.ping! }));
@@ -365,10 +368,7 @@ export class BrowserPushClient extends TypedEmitter<BrowserClientEvents> impleme
     this.serverMaxFrameSize = welcome.maxFrameSize ?? 0;
     this.backoff.reset();
 
-    const defaults = BROWSER_CLIENT_DEFAULTS.heartbeat;
-    const policy = new FixedHeartbeatPolicy(welcome.heartbeat?.intervalMs || defaults.intervalMs, welcome.heartbeat?.timeoutMs || defaults.timeoutMs);
-    this.heartbeat = new Heartbeat(this, policy, this.clock, { pings: true });
-    this.heartbeat.start();
+    this.liveness.start(welcome.heartbeat);
     const link = binding.link!;
     const sessionId = this.receiver.sessionId;
     this.logger.info({ transport: link.transport, url: link.url, sessionId, resume: ResumeStatus[outcome.status] }, 'connected');
@@ -381,16 +381,6 @@ export class BrowserPushClient extends TypedEmitter<BrowserClientEvents> impleme
   private onPush(push: Push, channel: FrameChannel): void {
     const message = this.receiver.onPush(push, channel);
     if (message) this.emit('message', message);
-  }
-
-  private onPong(nonce: number): void {
-    const probeRtt = this.probes.onPong(nonce);
-    if (probeRtt !== undefined) {
-      this.emit('rtt', { rttMs: probeRtt, source: 'probe' });
-      return;
-    }
-    const heartbeatRtt = this.heartbeat?.notePong(nonce);
-    if (heartbeatRtt !== undefined) this.emit('rtt', { rttMs: heartbeatRtt, source: 'heartbeat' });
   }
 
   private onCloseFrame(binding: Binding, code: CloseCode, reason: string): void {
@@ -416,14 +406,6 @@ export class BrowserPushClient extends TypedEmitter<BrowserClientEvents> impleme
     const link = this.binding?.link;
     if (!link) return;
     link.send(frame);
-    this.heartbeat?.noteSent();
+    this.liveness.noteSent();
   }
-}
-
-/**
- * 128 random bits as hex. crypto.randomUUID exists only in secure contexts, but a page that is
- * not one must still get far enough to report why WebTransport is missing.
- */
-function randomInstanceId(): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }

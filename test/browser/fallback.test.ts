@@ -101,4 +101,40 @@ describe('browser fallback ladder', () => {
     expect(problems).toEqual([]);
     await page.close();
   });
+
+  it('retries at once when the network returns', async () => {
+    const gateway = await startBrowserGateway({ listeners: [{ transport: 'tcp' }] });
+    gateways.push(gateway);
+    const page = await browser.newPage();
+    await page.goto(`${gateway.httpUrl}/demo?user=demo-fallback&device=tab-4`);
+    // A client of its own with a back-off far longer than the test, so only 'online' can wake it.
+    const attempts = await page.evaluate(async () => {
+      const scope = globalThis as unknown as {
+        pushlabDemo: { pushlab: { connectPush(options: unknown): { state: { kind: string; attempt?: number }; on(event: 'state', listener: (state: { kind: string; attempt?: number }) => void): void } } };
+        location: { origin: string };
+        dispatchEvent(event: unknown): void;
+        Event: new (type: string) => unknown;
+        setTimeout(callback: () => void, ms: number): void;
+      };
+      const client = scope.pushlabDemo.pushlab.connectPush({
+        gatewayHttpUrl: scope.location.origin,
+        userId: 'demo-fallback',
+        deviceId: 'tab-5',
+        token: 'unused',
+        backoff: { initialMs: 600_000, maxMs: 600_000 },
+        random: () => 0.99,
+      });
+      const seen: number[] = [];
+      await new Promise<void>((resolve) => {
+        client.on('state', (state) => {
+          if (state.kind === 'connecting' && state.attempt !== undefined && !seen.includes(state.attempt)) seen.push(state.attempt);
+          if (state.kind === 'backoff' && seen.length === 1) scope.setTimeout(() => scope.dispatchEvent(new scope.Event('online')), 0);
+          if (seen.length === 2) resolve();
+        });
+      });
+      return seen;
+    });
+    expect(attempts).toEqual([1, 2]);
+    await page.close();
+  });
 });
