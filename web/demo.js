@@ -160,6 +160,8 @@ const client = pushlab.connectPush({
 });
 demo.client = client;
 $('identity').textContent = `${userId} / ${deviceId}`;
+$('publish-to').placeholder = userId;
+$('curl-hint').textContent = `curl -d '${JSON.stringify({ userId, payload: 'hi' })}' ${location.origin}/v1/publish`;
 
 client.on('state', showState);
 client.on('message', showMessage);
