@@ -2,7 +2,7 @@
 //
 // Bundles the browser client (src/browser/index.ts, the generated protobuf bindings and
 // protobufjs/minimal) into one ES module with esbuild. Run directly, it writes
-// web/dist/pushlab-client.js; the gateway imports buildBrowserBundle() and builds the same bundle
+// web/dist/pushlab-client.js. The gateway imports buildBrowserBundle() and builds the same bundle
 // in memory the first time a page requests it, so the two cannot drift apart.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -15,8 +15,8 @@ export const BROWSER_OUTFILE = join(root, 'web', 'dist', 'pushlab-client.js');
 
 /**
  * protobufjs loads the `long` package when it is installed, but src/codec/long-as-number.ts turns
- * 64-bit fields into plain numbers before any binding is defined, so the bundle swaps in an empty
- * module (protobufjs then finds no Long class, its documented fallback) and saves about 30 KB.
+ * 64-bit fields into plain numbers before any binding is defined. So the bundle swaps in an empty
+ * module, for which protobufjs falls back to having no Long class, and saves about 30 KB.
  */
 const withoutLong = {
   name: 'without-long',

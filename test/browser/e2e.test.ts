@@ -1,5 +1,5 @@
 // End to end in a real Chromium: the demo page, served by the gateway, connects over WebTransport
-// to 127.0.0.1, receives and acks pushes, answers a server-sent datagram, publishes upstream,
+// to 127.0.0.1, receives and acks pushes, replies to a server-sent datagram, publishes upstream,
 // pings on heartbeat silence, resumes after a dropped connection, stops when replaced or refused,
 // and closes with NORMAL.
 import type { Browser, Page } from 'playwright-core';
@@ -108,7 +108,7 @@ describe('browser end to end', () => {
     const connection = gateway.connections.at(-1)!;
     expect(connection.transport).toBe('webtransport');
 
-    // A ping the gateway sends unreliably: the page counts the datagram and answers with a pong.
+    // A ping the gateway sends unreliably: the page counts the datagram and replies with a pong.
     connection.sendUnreliable(encodeFrame({ ping: { nonce: 4242, sentAtMs: Date.now() } }));
     await page.waitForFunction(() => (globalThis as unknown as { pushlabDemo: DemoHook }).pushlabDemo.client.stats.datagramsReceived >= 1, undefined, { timeout: WAIT_MS });
     expect(await page.textContent('#datagrams')).not.toBe('');

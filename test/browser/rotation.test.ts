@@ -1,6 +1,6 @@
 // Certificate rotation as a browser meets it. The webtransport listener issues its own 10-day
-// certificates on a virtual clock that starts 7 days and an hour in the past, so both the first
-// certificate and the one issued at the rotation are valid in real time, which Chromium checks.
+// certificates on a virtual clock that starts 7 days and an hour in the past. Both the first
+// certificate and the one issued at the rotation are then valid in real time, which Chromium checks.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/clock.js';
@@ -42,7 +42,7 @@ async function hashDocument(gw: BrowserGateway): Promise<HashDocument> {
 
 /**
  * Connects a second client inside `page`, pinned to `hashes` (base64) instead of the gateway's
- * list, and reports whether WebTransport connected; the client is closed either way.
+ * list, and reports whether WebTransport connected. The client is closed either way.
  */
 function connectPinned(page: Page, hashes: string[], deviceId: string): Promise<PinOutcome> {
   return page.evaluate(

@@ -1,4 +1,4 @@
-// Where a page finds the gateway's WebTransport session: GET <gateway>/webtransport/cert-hashes
+// Discovery of the gateway's WebTransport session: GET <gateway>/webtransport/cert-hashes
 // returns { url, hashes: [{ algorithm: "sha-256", value: base64 }] }. The client fetches it
 // before every attempt, so a certificate rotated since the last attempt is pinned too.
 import { EndpointDiscoveryError, TransportSkippedError } from '../errors.js';

@@ -1,6 +1,6 @@
 // The browser client bundle as the gateway serves it: built in memory with esbuild on the first
-// request (scripts/build-browser.mjs holds the one set of build options) and kept for the life of
-// the process.
+// request and kept for the life of the process. scripts/build-browser.mjs contains the one set
+// of build options.
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 

@@ -1,5 +1,5 @@
 // Keeps the TransportListener objects a gateway opens, so the browser routes read each listener's
-// clientSettings when a page requests them. Gateway.listeners holds a copy taken at listen time, which
+// clientSettings when a page requests them. Gateway.listeners contains a copy taken at listen time, which
 // would keep publishing a certificate hash after the listener rotated its certificate.
 import { TransportRegistry } from '../../transport/registry.js';
 import type { Transport, TransportListener } from '../../transport/types.js';
