@@ -9,7 +9,6 @@ import { ListenerRecorder } from '../browser/server/listener-recorder.js';
 import { browserRoutes } from '../browser/server/routes.js';
 import { createSelfSignedCertificate } from '../tls/self-signed.js';
 import { builtinTransports } from '../../transports/index.js';
-import { WebTransportTransport } from '../../transports/webtransport/index.js';
 
 export interface LocalGateway {
   /** http://localhost:PORT, the origin the pages load from (a secure context, unlike other names). */
@@ -21,8 +20,6 @@ export interface LocalGateway {
 
 export async function startLocalGateway(logger: Logger): Promise<LocalGateway> {
   const registry = builtinTransports();
-  // NOTE: only needed until transports/index.ts registers webtransport itself.
-  if (!registry.has('webtransport')) registry.register('webtransport', () => new WebTransportTransport('webtransport'));
   const recorder = new ListenerRecorder();
   const cert = await createSelfSignedCertificate();
   const authority = new HmacTokenAuthority(randomBytes(32));

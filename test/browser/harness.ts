@@ -49,15 +49,12 @@ export interface BrowserGatewayOptions {
 }
 
 /**
- * Returns the built-in transports, plus webtransport when the registry does not have it yet. With
- * a clock, webtransport's certificate manager runs on that clock and each listener is recorded.
+ * Returns the built-in transports. With a clock, webtransport's certificate manager runs on that
+ * clock and each webtransport listener is recorded.
  */
 function baseRegistry(clock: Clock | undefined, listeners: WebTransportListener[]): TransportRegistry {
   const registry = builtinTransports();
-  if (clock === undefined) {
-    if (!registry.has('webtransport')) registry.register('webtransport', () => new WebTransportTransport('webtransport'));
-    return registry;
-  }
+  if (clock === undefined) return registry;
   return registry.register('webtransport', () => {
     const transport = new WebTransportTransport('webtransport', {}, { clock });
     return {
