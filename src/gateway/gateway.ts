@@ -21,7 +21,6 @@ import type { HealthReport, PublishRequest, PublishResult, PublishTarget } from 
 export class Gateway implements PublishTarget {
   readonly metrics: GatewayMetrics;
   readonly devices: DeviceRegistry<ServerSession>;
-  readonly listeners: { transport: string; address: TransportAddress; clientSettings?: Record<string, unknown> }[] = [];
   private readonly transportListeners: TransportListener[] = [];
   private readonly router: MessageRouter;
   private readonly clock: Clock;
@@ -58,6 +57,14 @@ export class Gateway implements PublishTarget {
       throw error;
     }
     return gateway;
+  }
+
+  /**
+   * The running listeners. clientSettings are read from each listener on every access, so they
+   * follow certificate rotation.
+   */
+  get listeners(): { transport: string; address: TransportAddress; clientSettings?: Record<string, unknown> }[] {
+    return this.transportListeners.map((listener) => ({ transport: listener.transport, address: listener.address, clientSettings: listener.clientSettings }));
   }
 
   /** Live sessions across all transports. */
@@ -120,7 +127,6 @@ export class Gateway implements PublishTarget {
       (connection) => this.accept(connection),
     );
     this.transportListeners.push(listener);
-    this.listeners.push({ transport: config.transport, address: listener.address, clientSettings: listener.clientSettings });
     this.logger.info({ transport: config.transport, address: listener.address }, 'listening');
   }
 
