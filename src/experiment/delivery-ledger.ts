@@ -4,6 +4,8 @@
 // A push can reach a device before the HTTP response of its publish reaches the workload, so
 // receipts of ids not (yet) confirmed are kept, and matched when the confirmation arrives.
 
+import type { DeliveredMessage } from './stalls.js';
+
 interface Receipt {
   device: number;
   count: number;
@@ -27,7 +29,7 @@ export interface DeliveryCounts {
 export class DeliveryLedger {
   private readonly published = new Map<string, number>();
   private readonly receipts = new Map<string, Receipt>();
-  private readonly firstReceipts: { publishedAtMs: number; latencyMs: number }[] = [];
+  private readonly firstReceipts: DeliveredMessage[] = [];
   private deliveredCount = 0;
   private duplicateCount = 0;
   private failedCount = 0;
@@ -57,7 +59,7 @@ export class DeliveryLedger {
       return;
     }
     this.receipts.set(messageId, { device, count: 1 });
-    this.firstReceipts.push({ publishedAtMs, latencyMs });
+    this.firstReceipts.push({ device, publishedAtMs, latencyMs });
     if (this.published.get(messageId) === device) this.deliveredCount += 1;
   }
 
@@ -77,6 +79,11 @@ export class DeliveryLedger {
   /** Delivery latencies (ms) of first receipts, in arrival order; only messages published before `beforeMs` when given. */
   latenciesMs(beforeMs = Infinity): number[] {
     return this.firstReceipts.filter((receipt) => receipt.publishedAtMs < beforeMs).map((receipt) => receipt.latencyMs);
+  }
+
+  /** First receipts of every message, in arrival order. */
+  deliveredMessages(): readonly DeliveredMessage[] {
+    return this.firstReceipts;
   }
 
   counts(): DeliveryCounts {

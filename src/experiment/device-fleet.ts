@@ -1,74 +1,32 @@
-// The simulated devices of one run: PushClients in the runner process, each with its own user,
-// token and seeded back-off, dialing the gateway through the emulated link. The fleet reports
-// every application-level receipt to the delivery ledger and keeps per-device connection time.
+// The simulated devices of one cell: PushClients in this process, each with its own user, token and
+// seeded back-off, dialing the gateway through the emulated link. The fleet reports every
+// application-level receipt to its ReceiptSink and keeps per-device connection time. It runs in
+// the runner (relay backend) or in the device driver inside the client namespace (packet backend).
 import { PushClient } from '../client/client.js';
-import type { HmacTokenAuthority } from '../gateway/auth.js';
-import type { Logger } from '../logger.js';
+import { HmacTokenAuthority } from '../gateway/auth.js';
 import { seededRandom } from '../random.js';
-import type { TransportRegistry } from '../transport/registry.js';
-import type { TlsClientMaterial } from '../transport/types.js';
-import type { DeliveryLedger } from './delivery-ledger.js';
 import { ExperimentError } from './errors.js';
-import type { ClientSpec } from './scenario.js';
-
-export interface DeviceIdentity {
-  userId: string;
-  deviceId: string;
-}
-
-export interface FleetOptions {
-  transport: string;
-  registry: TransportRegistry;
-  /** Address devices dial: the emulated link's. */
-  dialAddress: { host: string; port: number };
-  tls: TlsClientMaterial;
-  /** Settings from the gateway's ready line that clients of this listener need. */
-  transportSettings?: Record<string, unknown>;
-  authority: HmacTokenAuthority;
-  count: number;
-  client: ClientSpec;
-  seed: number;
-  /** Lifetime of the device tokens; longer than the whole run. */
-  tokenTtlMs: number;
-  ledger: DeliveryLedger;
-  logger: Logger;
-}
-
-export interface FleetSummary {
-  devices: number;
-  /** Devices connected when the summary was taken. */
-  connected: number;
-  /** Dial-to-welcome time of each device's first connect, in ms. */
-  initialConnectMs: number[];
-  /** Dial-to-welcome time of every later connect (after an outage), in ms. */
-  reconnectConnectMs: number[];
-  reconnects: number;
-  failedAttempts: number;
-  heartbeatTimeouts: number;
-  gaps: number;
-  /** Ping and pong frame bytes across all devices. */
-  heartbeatBytes: number;
-  /** Time spent connected, summed over devices, in ms. */
-  connectedMs: number;
-  /** Pushes the client library dropped as repeats of a sequence number it already had. */
-  transportDuplicatesFiltered: number;
-  /** Client warnings (failed attempts, timeouts) by error code. */
-  warnings: Record<string, number>;
-}
+import { deviceIdentity, type DeviceIdentity, type Fleet, type FleetSummary, type LocalFleetOptions } from './fleet.js';
+import { addCounters, CountingTransport } from './transport-counters.js';
 
 interface Device {
   identity: DeviceIdentity;
   client: PushClient;
+  transport: CountingTransport;
   connectedSince: number | null;
   connectedMs: number;
 }
 
-export class DeviceFleet {
+export class DeviceFleet implements Fleet {
   private readonly devices: Device[] = [];
   private readonly warnings: Record<string, number> = {};
+  private readonly authority: HmacTokenAuthority;
   private lastWarning = '';
+  /** Runs whenever a device's connection state changes, with the number connected. */
+  onConnectedChange: ((connected: number) => void) | null = null;
 
-  constructor(private readonly options: FleetOptions) {
+  constructor(private readonly options: LocalFleetOptions) {
+    this.authority = new HmacTokenAuthority(options.secret);
     for (let index = 0; index < options.count; index++) this.devices.push(this.createDevice(index));
   }
 
@@ -115,7 +73,11 @@ export class DeviceFleet {
     }
   }
 
-  summary(): FleetSummary {
+  summary(): Promise<FleetSummary> {
+    return Promise.resolve(this.summaryNow());
+  }
+
+  summaryNow(): FleetSummary {
     const now = Date.now();
     const summary: FleetSummary = {
       devices: this.devices.length,
@@ -130,6 +92,7 @@ export class DeviceFleet {
       connectedMs: 0,
       transportDuplicatesFiltered: 0,
       warnings: { ...this.warnings },
+      transport: addCounters(this.devices.map((device) => device.transport.totals())),
     };
     for (const device of this.devices) {
       const stats = device.client.stats;
@@ -147,29 +110,34 @@ export class DeviceFleet {
     return summary;
   }
 
-  /** Closes every client with NORMAL. */
-  close(): void {
-    for (const device of this.devices) device.client.close();
+  /** Closes every client with NORMAL, then waits `graceMs` for the close frames to cross the link. */
+  async close(graceMs: number): Promise<void> {
+    for (const device of this.devices) {
+      device.client.close();
+      device.transport.stop();
+    }
+    await new Promise((resolve) => setTimeout(resolve, graceMs));
   }
 
   private createDevice(index: number): Device {
     const options = this.options;
-    const identity: DeviceIdentity = { userId: `user-${index}`, deviceId: 'phone' };
+    const identity = deviceIdentity(index);
+    const transport = new CountingTransport(options.registry.create(options.transport));
     const client = new PushClient({
-      transport: options.registry.create(options.transport),
+      transport,
       host: options.dialAddress.host,
       port: options.dialAddress.port,
       tls: options.tls,
       ...(options.transportSettings === undefined ? {} : { transportSettings: options.transportSettings }),
       userId: identity.userId,
       deviceId: identity.deviceId,
-      token: options.authority.issue({ ...identity, ttlMs: options.tokenTtlMs }),
+      token: this.authority.issue({ ...identity, ttlMs: options.tokenTtlMs }),
       connectTimeoutMs: options.client.attemptTimeoutMs,
       backoff: { initialMs: options.client.backoffInitialMs, maxMs: options.client.backoffMaxMs },
       random: seededRandom((options.seed + index) >>> 0),
       logger: options.logger,
     });
-    const device: Device = { identity, client, connectedSince: null, connectedMs: 0 };
+    const device: Device = { identity, client, transport, connectedSince: null, connectedMs: 0 };
 
     client.on('state', (next, previous) => {
       const now = Date.now();
@@ -178,10 +146,11 @@ export class DeviceFleet {
         device.connectedSince = null;
       }
       if (next.kind === 'connected') device.connectedSince = now;
+      if (next.kind === 'connected' || previous.kind === 'connected') this.onConnectedChange?.(this.connectedCount);
     });
     client.on('message', (message) => {
       // Both clocks are this machine's wall clock: the gateway stamps publishedAtMs with Date.now().
-      options.ledger.receive(index, message.messageId, message.publishedAtMs, Date.now() - message.publishedAtMs);
+      options.receipts.receive(index, message.messageId, message.publishedAtMs, Date.now() - message.publishedAtMs);
     });
     client.on('warning', (error) => {
       this.warnings[error.code] = (this.warnings[error.code] ?? 0) + 1;

@@ -7,12 +7,11 @@ import path from 'node:path';
 import { builtinTransports } from '../../transports/index.js';
 import type { LinkProfile } from '../emulator/index.js';
 import { ConfigError } from '../errors.js';
-import { HmacTokenAuthority } from '../gateway/auth.js';
 import type { Logger } from '../logger.js';
 import { createSelfSignedCertificate } from '../tls/self-signed.js';
 import type { TransportRegistry } from '../transport/registry.js';
 import { runCell } from './cell.js';
-import { getLinkBackend } from './link-backend.js';
+import { selectLinkBackend } from './packet-backend.js';
 import type { ProgressReporter } from './progress.js';
 import { cellFailures } from './report.js';
 import type { CellResult, ExperimentReport } from './results.js';
@@ -23,10 +22,12 @@ export interface ExperimentOptions {
   registry?: TransportRegistry;
   logger: Logger;
   progress: ProgressReporter;
-  /** Log level passed to the gateway processes. */
+  /** Log level passed to the gateway processes and the device driver. */
   gatewayLogLevel: string;
   /** Receives each stderr line of the gateway processes. */
   onGatewayLog: (line: string) => void;
+  /** Receives each stderr line of helper processes (device driver, HTTP bridge). */
+  onHelperLog?: (line: string) => void;
 }
 
 export interface CellPlan {
@@ -56,9 +57,14 @@ export function planCells(scenario: Scenario, registry: TransportRegistry): Cell
 
 export async function runExperiment(scenario: Scenario, options: ExperimentOptions): Promise<ExperimentReport> {
   const registry = options.registry ?? builtinTransports();
-  const backend = getLinkBackend(scenario.backend);
   const plan = planCells(scenario, registry);
   for (const skipped of plan.skipped) options.progress.note(`note: skipping transport ${skipped.transport}: ${skipped.reason}`);
+  const { backend, fallbackReason } = await selectLinkBackend(scenario.backend);
+  options.progress.note(
+    fallbackReason === null
+      ? `link backend: ${backend.name} (requested ${scenario.backend})`
+      : `link backend: relay, because the packet backend is unavailable: ${fallbackReason}`,
+  );
 
   const startedAt = Date.now();
   // The gateway reads the token secret from a file; the runner signs device tokens with the same one.
@@ -73,7 +79,6 @@ export async function runExperiment(scenario: Scenario, options: ExperimentOptio
     const certificate = await createSelfSignedCertificate();
     await writeFile(tlsFiles.certFile, certificate.cert);
     await writeFile(tlsFiles.keyFile, certificate.key, { mode: 0o600 });
-    const authority = new HmacTokenAuthority(secret);
     for (const [index, planned] of plan.cells.entries()) {
       const cell = await runCell({
         scenario,
@@ -82,11 +87,13 @@ export async function runExperiment(scenario: Scenario, options: ExperimentOptio
         index,
         registry,
         backend,
-        authority,
+        secret,
         secretFile,
         tlsFiles,
-        gatewayLogLevel: options.gatewayLogLevel,
+        workDir: secretDir,
+        childLogLevel: options.gatewayLogLevel,
         onGatewayLog: options.onGatewayLog,
+        onHelperLog: options.onHelperLog ?? options.onGatewayLog,
         progress: options.progress,
         logger: options.logger,
       });
@@ -117,6 +124,8 @@ export async function runExperiment(scenario: Scenario, options: ExperimentOptio
       totalMemoryBytes: os.totalmem(),
     },
     backend: backend.name,
+    backendRequested: scenario.backend,
+    backendFallbackReason: fallbackReason,
     outcome: failures.length === 0 ? 'passed' : 'failed',
     failures,
     skipped: plan.skipped,

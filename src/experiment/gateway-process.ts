@@ -19,8 +19,10 @@ const STDERR_TAIL_LINES = 40;
 export interface GatewayProcessOptions {
   /** Transport names to listen on, each on `host` with a free port. */
   transports: string[];
-  /** Address the listeners and the HTTP API bind to. */
+  /** Address the listeners bind to, each on a free port. */
   host: string;
+  /** Address of the HTTP API; port 0 picks a free one. */
+  http: { host: string; port: number };
   /** Starts the process; the link backend decides where it runs. */
   spawn: (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
   heartbeat: { intervalMs: number; timeoutMs: number };
@@ -84,7 +86,7 @@ export class GatewayProcess {
       'gateway',
       ...options.transports.flatMap((transport) => ['--listen', `${transport}=${hostPort(options.host)}`]),
       '--http',
-      hostPort(options.host),
+      hostPort(options.http.host, options.http.port),
       '--auth-secret-file',
       options.secretFile,
       '--tls-cert',
@@ -188,9 +190,9 @@ export class GatewayProcess {
   }
 }
 
-/** HOST:0 for the CLI, with brackets around an IPv6 address. */
-function hostPort(host: string): string {
-  return host.includes(':') ? `[${host}]:0` : `${host}:0`;
+/** HOST:PORT for the CLI, with brackets around an IPv6 address. */
+function hostPort(host: string, port = 0): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };

@@ -24,9 +24,11 @@ export const EXIT_USAGE = 2;
 
 const HELP = `Usage: node --import tsx src/experiment/main.ts [--scenario FILE] [--out DIR] [--verbose]
 
-Runs a pushlab experiment: for every transport × link profile of the scenario it starts a gateway
-process, an emulated link and a fleet of devices, publishes through the HTTP API with a link outage
-in the middle, drains, and reports latency, loss, duplicates, heartbeat cost and memory.
+Runs a pushlab experiment: for every transport × link profile of the scenario it opens an emulated
+link (packet-level in network namespaces when run as root, else a userspace relay), starts a
+gateway process and a fleet of devices, publishes through the HTTP API while the profile's link
+events (blackholes, NAT rebinding) happen, drains, and reports connect time, latency, head-of-line
+stalls, retransmissions, loss, duplicates, heartbeat cost and memory.
 
 Options:
   --scenario FILE  Scenario JSON file. Default: experiments/default.json of this checkout.
@@ -74,6 +76,7 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
       progress,
       gatewayLogLevel: verbose ? 'info' : 'warn',
       onGatewayLog: (line) => progress.note(`gateway ${formatGatewayLogLine(line)}`),
+      onHelperLog: (line) => progress.note(formatHelperLogLine(line)),
     });
     io.stdout.write(formatSummary(report));
     const written = await writeReport(report, outDir);
@@ -88,6 +91,12 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
     io.stderr.write(`experiment: failed: ${failure.message}\n${failure.stack ?? ''}\n`);
     return EXIT_FAILED;
   }
+}
+
+/** Formats "<helper> <pino JSON>" as "<helper> level: message {fields}". */
+function formatHelperLogLine(line: string): string {
+  const space = line.indexOf(' ');
+  return space < 0 ? line : `${line.slice(0, space)} ${formatGatewayLogLine(line.slice(space + 1))}`;
 }
 
 function isEntryPoint(): boolean {

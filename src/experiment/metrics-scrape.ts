@@ -2,6 +2,7 @@
 // values the experiment reports: process memory, sessions, and the message counters from which
 // the number of messages still waiting in the gateway's inboxes follows.
 import { ExperimentError, type ExperimentPhase } from './errors.js';
+import type { HttpTarget } from './http-target.js';
 
 export interface Sample {
   name: string;
@@ -21,13 +22,20 @@ export interface GatewaySnapshot {
   /** Messages stored but neither acknowledged nor dropped: what the inboxes still hold. */
   inboxPending: number;
   pushesSent: number;
+  /** Pushes the gateway sent again after a resume (session-level replays). */
   retransmissions: number;
+  /**
+   * Transport-level retransmissions the gateway's transports report, when the gateway exports
+   * pushlab_transport_retransmissions_total; null when it does not.
+   */
+  transportRetransmissions: number | null;
   heartbeatTimeouts: number;
   resumes: Record<string, number>;
   handshakes: Record<string, number>;
 }
 
 const SCRAPE_TIMEOUT_MS = 5_000;
+const TRANSPORT_RETRANSMISSIONS = 'pushlab_transport_retransmissions_total';
 
 /** Parses exposition text into samples; comment lines and malformed lines are skipped. */
 export function parseExposition(text: string): Sample[] {
@@ -111,21 +119,22 @@ export function toSnapshot(samples: readonly Sample[]): GatewaySnapshot {
     inboxPending: stored - acked - inboxDropped,
     pushesSent: sumOf(samples, 'pushlab_pushes_sent_total'),
     retransmissions: sumOf(samples, 'pushlab_push_retransmissions_total'),
+    transportRetransmissions: samples.some((sample) => sample.name === TRANSPORT_RETRANSMISSIONS) ? sumOf(samples, TRANSPORT_RETRANSMISSIONS) : null,
     heartbeatTimeouts: sumOf(samples, 'pushlab_heartbeat_timeouts_total'),
     resumes: sumBy(samples, 'pushlab_resumes_total', 'outcome'),
     handshakes: sumBy(samples, 'pushlab_handshakes_total', 'outcome'),
   };
 }
 
-/** Fetches and parses `${httpBase}/metrics`; throws ExperimentError in `phase` when that fails. */
-export async function scrapeGateway(httpBase: string, phase: ExperimentPhase): Promise<GatewaySnapshot> {
+/** Fetches and parses GET /metrics; throws ExperimentError in `phase` when that fails. */
+export async function scrapeGateway(http: HttpTarget, phase: ExperimentPhase): Promise<GatewaySnapshot> {
   let text: string;
   try {
-    const response = await fetch(`${httpBase}/metrics`, { signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
-    text = await response.text();
+    const response = await http.request('GET', '/metrics', null, SCRAPE_TIMEOUT_MS);
+    text = response.text;
     if (response.status !== 200) throw new Error(`status ${response.status}: ${text.slice(0, 200)}`);
   } catch (error) {
-    throw new ExperimentError(phase, `scraping ${httpBase}/metrics failed: ${(error as Error).message}`, { cause: error });
+    throw new ExperimentError(phase, `scraping ${http.description}/metrics failed: ${(error as Error).message}`, { cause: error });
   }
   return toSnapshot(parseExposition(text));
 }

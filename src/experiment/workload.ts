@@ -4,11 +4,12 @@
 import type { Logger } from '../logger.js';
 import { seededRandom } from '../random.js';
 import type { DeliveryLedger } from './delivery-ledger.js';
-import type { DeviceIdentity } from './device-fleet.js';
+import type { DeviceIdentity } from './fleet.js';
+import type { HttpTarget } from './http-target.js';
 
 export interface WorkloadOptions {
-  /** Base URL of the gateway's HTTP API, e.g. http://127.0.0.1:8080. */
-  httpBase: string;
+  /** The gateway's HTTP API. */
+  http: HttpTarget;
   devices: readonly DeviceIdentity[];
   ratePerSec: number;
   highPriorityShare: number;
@@ -88,13 +89,8 @@ export class PublishWorkload {
     const body = JSON.stringify({ ...identity, messageId, priority: high ? 'high' : 'normal', payloadBase64: this.payloadBase64 });
     this.inFlight += 1;
     try {
-      const response = await fetch(`${this.options.httpBase}/v1/publish`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-      const text = await response.text();
+      const response = await this.options.http.request('POST', '/v1/publish', body, REQUEST_TIMEOUT_MS);
+      const text = response.text;
       if (response.status !== 200) {
         this.recordFailure(messageId, `HTTP ${response.status}: ${text.slice(0, 200)}`);
         return;

@@ -13,6 +13,8 @@ function cell(overrides: Partial<CellResult> = {}): CellResult {
     transport: 'tcp',
     ipProtocol: 'tcp',
     profile: 'wifi',
+    backend: 'relay',
+    publishDurationMs: 20_000,
     status: 'passed',
     failure: null,
     startedAt: '2025-03-01T12:00:00.000Z',
@@ -23,6 +25,10 @@ function cell(overrides: Partial<CellResult> = {}): CellResult {
     reconnectMs: null,
     latencyMs: summarize([5.5, 12, 14, 300, 7_000]),
     steadyLatencyMs: summarize([5.5, 12, 14]),
+    stalls: { thresholdMs: 110, count: 3, totalMs: 7_250, maxMs: 6_900, lateMessages: 4, devicesStalled: 2 },
+    retransmissions: { sessionReplays: 12, gatewayTransport: null, deviceTransport: { connections: 50, retransmissions: null, lost: null, source: null }, kernelTcp: null },
+    linkLoss: { up: 4, down: 9 },
+    events: [],
     messages: { published: 500, delivered: 500, lost: 0, duplicated: 0, unexpected: 0, publishFailed: 0, highPriority: 100 },
     heartbeat: { bytes: 1_000, connectedDeviceHours: 0.05, bytesPerDeviceHour: 20_000.4, clientTimeouts: 50, gatewayTimeouts: 50 },
     reconnects: 50,
@@ -68,6 +74,8 @@ function report(cells: CellResult[], overrides: Partial<ExperimentReport> = {}):
     durationMs: 120_000,
     environment: { node: 'v20', platform: 'linux', arch: 'x64', cpus: 2, cpuModel: 'test', totalMemoryBytes: 1 },
     backend: 'relay',
+    backendRequested: 'auto',
+    backendFallbackReason: 'missing CAP_NET_ADMIN and CAP_SYS_ADMIN (run as root)',
     outcome: failures.length === 0 ? 'passed' : 'failed',
     failures,
     skipped: [],
@@ -88,7 +96,7 @@ describe('report table', () => {
     const table = formatTable([cell(), cell({ transport: 'quic', profile: '3g' })]);
     const lines = table.split('\n');
     expect(lines).toHaveLength(4);
-    expect(lines[0]).toMatch(/^transport {2}profile {2}status {2}connect p50\/p95 ms {2}latency p50\/p95\/p99 ms {2}sent {2}delivered {2}lost {2}dup/);
+    expect(lines[0]).toMatch(/^transport {2}profile {2}status {2}connect p50\/p95 ms {2}latency p50\/p95\/p99 ms {2}sent {2}lost {2}dup {2}stalls n\/s {2}replays {2}rtx gw\/dev {2}link loss up\/down {2}reconnects {2}hb B\/device-h {2}RSS/);
     expect(lines[1]).toMatch(/^-{9} {2}-{7} {2}-{6} {2}-+/);
     // Numbers are right-aligned under their headers, names left-aligned.
     expect(lines[2]).toMatch(/^tcp {8}wifi {5}ok {6}/);
@@ -96,9 +104,25 @@ describe('report table', () => {
     expect(lines[2]).toContain(' 70/95 ');
     expect(lines[2]).toContain(' 14/7000/7000 ');
     expect(lines[2]).toContain(' 20000 ');
+    expect(lines[2]).toContain(' 3/7.3 ');
+    expect(lines[2]).toContain(' -/- ');
+    expect(lines[2]).toContain(' 4/9 ');
     expect(lines[2]).toContain(' 40.8 ');
     expect(lines[2]).toContain(' 20.9');
     for (const line of lines.slice(1)) expect(line.length).toBeLessThanOrEqual(lines[0]!.length);
+  });
+
+  it('omits memory columns on request', () => {
+    const header = formatTable([cell()], { memory: false }).split('\n')[0]!;
+    expect(header.endsWith('hb B/device-h')).toBe(true);
+  });
+
+  it('shows kernel retransmissions for TCP on the packet backend', () => {
+    const kernel = { retransSegs: 17, outSegs: 400, lossProbes: 9, timeouts: 1, fastRetrans: 4, synRetrans: 0 };
+    const tcp = cell({ backend: 'packet', retransmissions: { ...cell().retransmissions, kernelTcp: { gateway: kernel, client: { ...kernel, retransSegs: 5 } } } });
+    expect(formatTable([tcp]).split('\n')[2]).toContain(' 17/5 ');
+    const udp = cell({ transport: 'udp', ipProtocol: 'udp', retransmissions: { ...tcp.retransmissions, deviceTransport: { connections: 50, retransmissions: 8, lost: null, source: 'udp connection counters' } } });
+    expect(formatTable([udp]).split('\n')[2]).toContain(' -/8 ');
   });
 
   it('shows dashes for missing measurements and the failed phase', () => {
@@ -138,10 +162,21 @@ describe('report failures', () => {
     ]);
   });
 
+  it('notes skipped events and unacknowledged messages', () => {
+    const skipped = cell({
+      events: [{ event: { type: 'rebind', atMs: 1_000 }, appliedAtMs: 1_002, skipped: 'rebind() is supported only for protocol "udp"' }],
+      gateway: { pushesSent: 510, retransmissions: 10, resumes: {}, handshakes: {}, inboxPendingAtEnd: 4 },
+    });
+    const text = formatSummary(report([skipped]));
+    expect(text).toContain('note: tcp × wifi: rebind at 1 s not applied: rebind() is supported only for protocol "udp"');
+    expect(text).toContain('note: tcp × wifi: every message arrived, but the gateway still held 4 of them unacknowledged at the end');
+  });
+
   it('summarises the run with notes', () => {
     const text = formatSummary(report([cell({ messages: { ...cell().messages, lost: 1, delivered: 499 } })], { skipped: [{ transport: 'quic', reason: 'not registered' }] }));
-    expect(text).toContain('pushlab experiment "unit": 50 devices, 25 msg/s for 20 s, 7 s outage (both) at 6 s, heartbeat 2000+3000 ms, link backend relay');
-    expect(text).toContain('link tcp × wifi: relay link emulator (tcp) on 127.0.0.1:1, profile wifi');
+    expect(text).toContain('pushlab experiment "unit": 50 devices, 25 msg/s for 20 s, 7 s outage (both) at 6 s, heartbeat 2000+3000 ms');
+    expect(text).toContain('link backend: relay (requested auto; the packet backend is unavailable: missing CAP_NET_ADMIN and CAP_SYS_ADMIN (run as root)): TCP loss is not packet-level');
+    expect(text).toMatch(/^profile wifi: /m);
     expect(text).toContain('skipped transport quic: not registered');
     expect(text).toContain('FAILED: tcp × wifi: 1 of 500 accepted messages were never delivered');
     expect(text.trimEnd().endsWith('finished in 120.0 s: FAILED')).toBe(true);

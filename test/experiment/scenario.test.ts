@@ -50,10 +50,25 @@ describe('scenario files', () => {
   it('loads experiments/default.json', () => {
     const scenario = loadScenario(path.join(ROOT, 'experiments/default.json'));
     expect(scenario.name).toBe('default');
+    expect(scenario.backend).toBe('auto');
     expect(scenario.transports).toEqual(['tcp', 'quic', 'udp']);
-    expect(scenario.profiles.map((profile) => profile.name)).toEqual(['wifi', '3g']);
-    // The outage must outlast the heartbeat deadline so that sessions die and resume.
-    expect(scenario.outage!.durationMs).toBeGreaterThan(scenario.heartbeat.intervalMs + scenario.heartbeat.timeoutMs);
+    const byName = new Map(scenario.profiles.map((profile) => [profile.name, profile]));
+    expect([...byName.keys()]).toEqual(['loss-2', 'loss-30', 'rtt-750', 'blackholes', 'rebind']);
+    expect(byName.get('loss-2')!.down.lossRate).toBe(0.02);
+    expect(byName.get('loss-30')!.up.lossRate).toBe(0.3);
+    expect(byName.get('rtt-750')!.up.delayMs + byName.get('rtt-750')!.down.delayMs).toBe(750);
+    expect(scenario.profileEvents.blackholes).toEqual([
+      { type: 'blackhole', atMs: 500, durationMs: 5_000, direction: 'up' },
+      { type: 'blackhole', atMs: 6_000, durationMs: 2_000, direction: 'down' },
+    ]);
+    expect(scenario.profileEvents.rebind).toEqual([{ type: 'rebind', atMs: 1_000 }]);
+    // Sessions should survive the 5 s blackhole, so the transports have to recover by themselves.
+    expect(scenario.heartbeat.intervalMs + scenario.heartbeat.timeoutMs).toBeGreaterThan(5_000);
+  });
+
+  it.each(['profiles', 'adverse-full', 'smoke-packet'])('loads experiments/%s.json', (name) => {
+    const scenario = loadScenario(path.join(ROOT, `experiments/${name}.json`));
+    expect(scenario.name).toBe(name);
   });
 
   it('loads experiments/smoke.json', () => {
@@ -108,8 +123,11 @@ describe('scenario defaults', () => {
     const scenario = parse(minimal());
     expect(scenario.description).toBe('');
     expect(scenario.seed).toBe(1);
-    expect(scenario.backend).toBe('relay');
+    expect(scenario.backend).toBe('auto');
     expect(scenario.outage).toBeNull();
+    expect(scenario.measureMemory).toBe(true);
+    expect(scenario.profileEvents).toEqual({ wifi: [] });
+    expect(scenario.profileDurationMs).toEqual({ wifi: 5_000 });
     expect(scenario.connectConcurrency).toBe(10);
     expect(scenario.highPriorityShare).toBe(0.2);
     expect(scenario.payloadBytes).toBe(128);
@@ -119,6 +137,25 @@ describe('scenario defaults', () => {
 
   it('defaults the outage direction to both', () => {
     expect(parse(minimal({ outage: { atMs: 1_000, durationMs: 2_000 } })).outage).toEqual({ atMs: 1_000, durationMs: 2_000, direction: 'both' });
+  });
+
+  it('reads profile events and durations', () => {
+    const scenario = parse(
+      minimal({
+        profiles: [
+          { profile: 'wifi', name: 'wifi-rebind', events: [{ type: 'rebind', atMs: 2_000 }, { type: 'blackhole', atMs: 100, durationMs: 1_000 }] },
+          { name: 'long', up: { delayMs: 1, jitterMs: 0, lossRate: 0 }, down: { delayMs: 1, jitterMs: 0, lossRate: 0 }, durationMs: 9_000, events: [{ type: 'blackhole', atMs: 6_000, durationMs: 3_000, direction: 'down' }] },
+        ],
+      }),
+    );
+    expect(scenario.profiles.map((profile) => profile.name)).toEqual(['wifi-rebind', 'long']);
+    expect(scenario.profiles[0]!.up.delayMs).toBeGreaterThan(0);
+    // Events come sorted by start time; the direction defaults to both.
+    expect(scenario.profileEvents['wifi-rebind']).toEqual([
+      { type: 'blackhole', atMs: 100, durationMs: 1_000, direction: 'both' },
+      { type: 'rebind', atMs: 2_000 },
+    ]);
+    expect(scenario.profileDurationMs).toEqual({ 'wifi-rebind': 5_000, long: 9_000 });
   });
 
   it('accepts an inline profile', () => {
@@ -152,7 +189,15 @@ describe('scenario validation', () => {
     ['zero heartbeat interval', { heartbeat: { intervalMs: 0, timeoutMs: 1 } }, /heartbeat\.intervalMs must be an integer from 1/],
     ['outage past the end', { outage: { atMs: 4_000, durationMs: 2_000 } }, /outage\.durationMs must be at most 1000 ms so the outage ends within the publish phase/],
     ['outage direction', { outage: { atMs: 0, durationMs: 100, direction: 'sideways' } }, /outage\.direction must be "up", "down" or "both", got "sideways"/],
-    ['unknown backend', { backend: 'netem' }, /backend must be one of "relay", got "netem"/],
+    ['unknown backend', { backend: 'netem' }, /backend must be one of "auto", "packet", "relay", got "netem"/],
+    ['measureMemory type', { measureMemory: 'yes' }, /measureMemory must be true or false, got "yes"/],
+    ['event type', { profiles: [{ profile: 'wifi', events: [{ type: 'flap', atMs: 1 }] }] }, /profiles\[0\]\.events\[0\]\.type must be "blackhole" or "rebind", got "flap"/],
+    ['event past the end', { profiles: [{ profile: 'wifi', events: [{ type: 'blackhole', atMs: 4_000, durationMs: 2_000 }] }] }, /profiles\[0\]\.events\[0\]\.durationMs must be at most 1000 ms/],
+    ['rebind key', { profiles: [{ profile: 'wifi', events: [{ type: 'rebind', atMs: 1, durationMs: 5 }] }] }, /unknown key\(s\) "durationMs" in profiles\[0\]\.events\[0\]/],
+    ['events not a list', { profiles: [{ profile: 'wifi', events: {} }] }, /profiles\[0\]\.events must be an array of events/],
+    ['unknown built-in', { profiles: [{ profile: '6g' }] }, /profiles\[0\]: unknown link profile "6g"/],
+    ['profile duration', { profiles: [{ profile: 'wifi', durationMs: 10 }] }, /profiles\[0\]\.durationMs must be an integer from 1000/],
+    ['outage beyond a profile', { outage: { atMs: 1_000, durationMs: 2_000 }, profiles: [{ profile: 'wifi', durationMs: 2_000 }] }, /profiles\[0\]\.durationMs must be at least 3000 ms so the scenario's outage ends within it, got 2000/],
     ['backoff order', { client: { backoffInitialMs: 2_000, backoffMaxMs: 1_000 } }, /client\.backoffMaxMs must be at least client\.backoffInitialMs \(2000\)/],
     ['seed out of range', { seed: -1 }, /seed must be an integer from 0/],
     ['trace without files', { profiles: [{ trace: { up: 'a' } }] }, /profiles\[0\]\.trace\.down is missing/],
