@@ -1,9 +1,9 @@
 // Bench child: the in-run baselines, raw TLS 1.3 servers with no pushlab session layer.
 //
 // Push mode does the gateway's job with nothing else: each connection gets fixed-size messages with
-// a varint length prefix, at most `inflightPerConnection` of them unacknowledged. The client acks
-// with a cumulative count, and every message that count releases goes out in one write. It shares
-// only the length-prefix framing (StreamFrameDecoder) with pushlab.
+// a varint length prefix, at most `inflightPerConnection` of them unacknowledged (set per load
+// run). The client acks with a cumulative count, and every message that count releases goes out in
+// one write. It shares only the length-prefix framing (StreamFrameDecoder) with pushlab.
 //
 // Idle mode accepts connections, replies to the first bytes of each with one length-prefixed frame
 // (the size of a welcome frame), and then keeps the socket open.
@@ -24,24 +24,34 @@ let server: tls.Server | null = null;
 const sockets = new Set<tls.TLSSocket>();
 const latency = new LatencyHistogram();
 const totals = { acked: 0, sent: 0, writes: 0 };
-let pushConfig: { messageBytes: number; inflight: number } | null = null;
+let pushStarted = false;
 const connections: PushConnection[] = [];
 let loadRunning = false;
 
 class PushConnection {
   private sent = 0;
   private acked = 0;
+  private inflight = 1;
   /** Send time of message n at index n % inflight; at most `inflight` are unacknowledged. */
-  private readonly sentAt: Float64Array;
+  private sentAt = new Float64Array(1);
   private readonly decoder = new StreamFrameDecoder(64);
 
   constructor(
     private readonly socket: tls.TLSSocket,
     private readonly template: Buffer,
-    private readonly inflight: number,
   ) {
-    this.sentAt = new Float64Array(inflight);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+  }
+
+  /** True when every message sent so far is acknowledged (or the socket is gone). */
+  get drained(): boolean {
+    return this.sent === this.acked || this.socket.destroyed;
+  }
+
+  /** Changes the window; only between load runs, once the connection is drained. */
+  setWindow(inflight: number): void {
+    this.inflight = inflight;
+    this.sentAt = new Float64Array(inflight);
   }
 
   /** Writes as many messages as the window allows, in one write. */
@@ -106,18 +116,20 @@ serveCommands<BaselineCommands>(
   {
     async startPush(args) {
       if (args.messageBytes < 4) throw new Error(`messageBytes must be at least 4, got ${args.messageBytes}`);
-      pushConfig = { messageBytes: args.messageBytes, inflight: args.inflightPerConnection };
       const template = pushTemplate(args.messageBytes);
+      pushStarted = true;
       const port = await listen({ cert: args.cert, key: args.key }, (socket) => {
-        connections.push(new PushConnection(socket, template, args.inflightPerConnection));
+        connections.push(new PushConnection(socket, template));
       });
       return { port };
     },
 
     async loadStart(args) {
-      if (!pushConfig) throw new Error('push server not started; send "startPush" first');
+      if (!pushStarted) throw new Error('push server not started; send "startPush" first');
+      if (loadRunning) throw new Error('load already running');
       // A client's secureConnect can come before the server's matching secureConnection event.
       for (let waited = 0; connections.length < args.expectedConnections && waited < 5_000; waited += 10) await sleep(10);
+      for (const connection of connections) connection.setWindow(args.inflightPerConnection);
       loadRunning = true;
       totals.acked = 0;
       totals.sent = 0;
@@ -131,9 +143,11 @@ serveCommands<BaselineCommands>(
       return { ...sampleProcess(), ...totals, latency: latency.takeSummary() };
     },
 
-    loadStop() {
+    async loadStop() {
       loadRunning = false;
-      return {};
+      // Wait (bounded) for the acks of messages still in flight, so the next run starts from quiet connections.
+      for (let waited = 0; !connections.every((c) => c.drained) && waited < 5_000; waited += 10) await sleep(10);
+      return { sent: totals.sent };
     },
 
     async startIdle(args) {

@@ -1,65 +1,52 @@
 // Benchmark: the gain of small-frame coalescing in the gateway.
 //
-// The push-with-ack workload of push-ack-tcp runs twice per window against a gateway child: once with
-// GatewayOptions.coalescing.enabled and once without. The run without coalescing is the in-run
-// baseline. Writes per message come from pushlab_frames_written_total (a batch counts as one write)
-// divided by pushlab_pushes_sent_total. Run standalone:
+// The push-with-ack workload of push-ack-tcp runs against two gateway children: one with
+// GatewayOptions.coalescing.enabled and one without, which is the in-run baseline. Writes per
+// message come from pushlab_frames_written_total (a batch counts as one write) divided by
+// pushlab_pushes_sent_total. Run standalone (prints the results only):
 //
 //   node --import tsx bench/coalescing.ts [--connections 200] [--windows 4,16] [--payload 100]
-//                                         [--warmup-ms 3000] [--measure-ms 10000]
-import { parsePushAckArgs, type PushAckOptions } from './push-ack-tcp.js';
-import { runPushlab, tlsFiles, type PushRunResult, type PushWorkload } from './lib/push-scenario.js';
-import { describeMachine, isMainModule, isoDate, num, ratio, table, bytes, type BenchReport } from './lib/report.js';
+//                                         [--rounds 3] [--warmup-ms 1500] [--measure-ms 5000]
+import { medianOfRounds, measureAlternating, openPushlab, tlsFiles, withSystems } from './lib/push-scenario.js';
+import { comparisonTable, describeTiming, parsePushOptions, PUSH_TIMING_DEFAULTS, type PushBenchOptions } from './lib/push-tables.js';
+import { describeMachine, isMainModule, isoDate, num, ratio, type BenchReport } from './lib/report.js';
 
 export const NAME = 'coalescing';
 
-export const COALESCING_DEFAULTS: PushAckOptions = { connections: 200, windows: [4, 16], payloadBytes: 100, warmupMs: 3_000, measureMs: 10_000 };
+export const COALESCING_DEFAULTS: PushBenchOptions = { ...PUSH_TIMING_DEFAULTS, connections: 200, windows: [4, 16], payloadBytes: 100 };
 
-function comparisonTable(on: PushRunResult, off: PushRunResult): string {
-  const row = (label: string, a: number, b: number, digits = 0, note = ''): string[] => [label, num(a, digits), num(b, digits), ratio(a, b) + note];
-  return table(
-    ['metric', 'coalescing on', 'coalescing off', 'on / off'],
-    [
-      row('transport writes per push', on.writesPerMessage, off.writesPerMessage, 3, ' (lower is better)'),
-      row('acked msgs/s', on.ackedPerSecond, off.ackedPerSecond),
-      row('acked msgs per gateway CPU-second', on.ackedPerCpuSecond, off.ackedPerCpuSecond),
-      row('publish→ack latency p50, ms', on.latency.p50Ms, off.latency.p50Ms, 2, ' (lower is better)'),
-      row('publish→ack latency p99, ms', on.latency.p99Ms, off.latency.p99Ms, 2, ' (lower is better)'),
-      ['gateway CPU, cores', num(on.serverCores, 2), num(off.serverCores, 2), ''],
-      ['client process CPU, cores', num(on.clientCores, 2), num(off.clientCores, 2), ''],
-      ['other processes on the machine, cores', on.otherCores === null ? 'n/a' : num(on.otherCores, 2), off.otherCores === null ? 'n/a' : num(off.otherCores, 2), ''],
-      ['gateway RSS at the end', bytes(on.serverRssBytes), bytes(off.serverRssBytes), ''],
-    ],
-  );
-}
-
-export async function run(options: PushAckOptions = COALESCING_DEFAULTS, command = `node --import tsx bench/${NAME}.ts`): Promise<BenchReport> {
+export async function run(options: PushBenchOptions = COALESCING_DEFAULTS, command = `node --import tsx bench/${NAME}.ts`): Promise<BenchReport> {
   const tls = await tlsFiles();
   const date = isoDate();
+  const log = (line: string): void => console.error(`[${NAME}] ${line}`);
+  const common = { tls, connections: options.connections, payloadBytes: options.payloadBytes };
+
   const sections: string[] = [];
   const summary: string[] = [];
-  for (const window of options.windows) {
-    const workload: PushWorkload = {
-      connections: options.connections,
-      inflightPerConnection: window,
-      payloadBytes: options.payloadBytes,
-      warmupMs: options.warmupMs,
-      measureMs: options.measureMs,
-    };
-    console.error(`[${NAME}] window ${window}: coalescing off`);
-    const off = await runPushlab(workload, { tls, coalescing: false, label: 'coalescing off' });
-    console.error(`[${NAME}] window ${window}: coalescing on`);
-    const on = await runPushlab(workload, { tls, coalescing: true, label: 'coalescing on' });
-    sections.push(`#### ${window} unacknowledged message${window === 1 ? '' : 's'} per device (${num(window * options.connections)} in flight)\n\n${comparisonTable(on, off)}`);
-    summary.push(
-      `window ${window}: ${num(on.writesPerMessage, 3)} vs ${num(off.writesPerMessage, 3)} writes per push, ` +
-        `${ratio(on.ackedPerSecond, off.ackedPerSecond)} msgs/s and ${ratio(on.ackedPerCpuSecond, off.ackedPerCpuSecond)} msgs per gateway CPU-s with coalescing`,
-    );
-  }
+  const publishedPerDevice = { on: 0, off: 0 };
+  await withSystems(
+    [() => openPushlab({ ...common, label: 'coalescing off', coalescing: false }), () => openPushlab({ ...common, label: 'coalescing on', coalescing: true })],
+    async ([offSystem, onSystem]) => {
+      for (const window of options.windows) {
+        const [offRounds, onRounds] = await measureAlternating([offSystem!, onSystem!], window, options, log);
+        const on = { label: 'coalescing on', rounds: onRounds!, median: medianOfRounds(onRounds!) };
+        const off = { label: 'coalescing off', rounds: offRounds!, median: medianOfRounds(offRounds!) };
+        sections.push(`#### ${window} unacknowledged message${window === 1 ? '' : 's'} per device (${num(window * options.connections)} in flight)\n\n${comparisonTable(on, off, 'gateway')}`);
+        summary.push(
+          `window ${window}: ${num(on.median.writesPerMessage, 3)} vs ${num(off.median.writesPerMessage, 3)} writes per push; with coalescing ` +
+            `${ratio(on.median.ackedPerSecond, off.median.ackedPerSecond)} msgs/s and ${ratio(on.median.ackedPerCpuSecond, off.median.ackedPerCpuSecond)} msgs per gateway CPU-s`,
+        );
+      }
+      publishedPerDevice.on = onSystem!.messagesSent / options.connections;
+      publishedPerDevice.off = offSystem!.messagesSent / options.connections;
+    },
+  );
+
   const body = [
-    `Workload: the push-ack-tcp workload (${options.connections} PushClients over TLS 1.3 on loopback, ${options.payloadBytes}-byte payloads, ` +
-      `${num(options.warmupMs / 1000, 0)} s warm-up, ${num(options.measureMs / 1000, 0)} s measured) against a gateway with coalescing on ` +
-      '(the default: 16 KiB batches, flushed at the end of the event-loop turn) and off. No target is set for this comparison.',
+    `Workload: the push-ack-tcp workload, with ${options.connections} PushClients per gateway over TLS 1.3 on loopback and ${options.payloadBytes}-byte payloads. ` +
+      'One gateway has coalescing on (the default: batches up to 16 KiB, flushed at the end of the event-loop turn) and the other has it off. ' +
+      `${describeTiming(options)} Both gateways run for the whole benchmark and take turns under load. Over the run they published ` +
+      `${num(publishedPerDevice.on)} (on) and ${num(publishedPerDevice.off)} (off) messages per device, warm-ups included. No target is set for this comparison.`,
     ...sections,
   ].join('\n\n');
   return { name: NAME, title: 'Small-frame coalescing', command, date, machine: describeMachine(), body, targets: [], summary };
@@ -67,8 +54,6 @@ export async function run(options: PushAckOptions = COALESCING_DEFAULTS, command
 
 if (isMainModule(import.meta.url)) {
   const argv = process.argv.slice(2);
-  const parsed = parsePushAckArgs(argv);
-  const options = argv.includes('--windows') ? parsed : { ...parsed, windows: COALESCING_DEFAULTS.windows };
-  const report = await run(options, ['node --import tsx', `bench/${NAME}.ts`, ...argv].join(' '));
+  const report = await run(parsePushOptions(argv, COALESCING_DEFAULTS), ['node --import tsx', `bench/${NAME}.ts`, ...argv].join(' '));
   console.log(report.body);
 }

@@ -17,6 +17,7 @@ import { silentLogger } from '../src/logger.js';
 import { GatewayMetrics } from '../src/metrics/gateway-metrics.js';
 import { LatencyHistogram } from './lib/latency.js';
 import { collectGarbage, sampleProcess } from './lib/process-sample.js';
+import { sleep } from './lib/report.js';
 import type { GatewayCommands, LoadSample } from './lib/protocol.js';
 import { serveCommands } from './lib/rpc.js';
 
@@ -39,6 +40,7 @@ let ackedTotal = 0;
 
 interface Load {
   timer: NodeJS.Timeout;
+  records: DeviceRecord<ServerSession>[];
   published: number;
   start: { pushesSent: number; framesWritten: number; acked: number };
 }
@@ -103,6 +105,7 @@ serveCommands<GatewayCommands>(
       const payload = randomBytes(args.payloadBytes);
       const started: Load = {
         timer: setInterval(() => refill(target, records, args.inflightPerDevice, payload, started), REFILL_INTERVAL_MS),
+        records,
         published: 0,
         start: { pushesSent: await counterTotal(metrics!.pushesSent), framesWritten: await counterTotal(metrics!.framesWritten), acked: ackedTotal },
       };
@@ -126,8 +129,10 @@ serveCommands<GatewayCommands>(
     async loadStop() {
       if (!load) throw new Error('no load running');
       clearInterval(load.timer);
-      const published = load.published;
+      const { published, records } = load;
       load = null;
+      // Wait (bounded) for the acks of messages still in flight, so the next run starts from quiet sessions.
+      for (let waited = 0; records.some((r) => r.inbox.pendingCount > 0 && r.live) && waited < 5_000; waited += 10) await sleep(10);
       return { published };
     },
 

@@ -68,7 +68,7 @@ async function waitForConnections(server: Server, expected: number): Promise<Mem
   for (;;) {
     const sample = await server.memory();
     if (sample.connections === expected) return sample;
-    if (Date.now() > deadline) throw new Error(`server holds ${sample.connections} connections, expected ${expected}`);
+    if (Date.now() > deadline) throw new Error(`server has ${sample.connections} open connections after 15 s, expected ${expected}`);
     await sleep(200);
   }
 }
@@ -94,11 +94,17 @@ async function measureIdle(server: Server, sessions: number): Promise<IdleResult
   }
 }
 
-async function runPushlab(sessions: number, tlsMaterial: { cert: string; key: string }): Promise<{ result: IdleResult; welcomeBytes: number }> {
+/** Sizes of the frames a pushlab session exchanged, so the baseline can send and reply with as many bytes. */
+interface FrameSizes {
+  helloBytes: number;
+  welcomeBytes: number;
+}
+
+async function runPushlab(sessions: number, tlsMaterial: { cert: string; key: string }): Promise<{ result: IdleResult; sizes: FrameSizes }> {
   const child = BenchChild.spawn<GatewayCommands>('gateway', GATEWAY_CHILD);
   const secret = randomBytes(32);
   const authority = new HmacTokenAuthority(secret);
-  let welcomeBytes = 0;
+  const sizes: FrameSizes = { helloBytes: 0, welcomeBytes: 0 };
   try {
     // Ten minutes of heartbeat interval and as much grace keep silent sessions open through the run.
     const { port } = await child.request('start', { ...tlsMaterial, secret: secret.toString('hex'), coalescing: true, heartbeatIntervalMs: 600_000 });
@@ -113,7 +119,7 @@ async function runPushlab(sessions: number, tlsMaterial: { cert: string; key: st
           count,
           firstFrame: (i) => {
             const userId = `${prefix}-user-${i}`;
-            return encodeFrame({
+            const hello = encodeFrame({
               hello: {
                 protocolVersion: PROTOCOL_VERSION,
                 token: authority.issue({ userId, deviceId: 'phone', ttlMs: 3_600_000 }),
@@ -124,27 +130,29 @@ async function runPushlab(sessions: number, tlsMaterial: { cert: string; key: st
                 attempt: 1,
               },
             });
+            sizes.helloBytes = Math.max(sizes.helloBytes, hello.length);
+            return hello;
           },
           check: (frame) => {
             const decoded = decodeFrame(frame);
             if (decoded.body !== 'welcome') throw new Error(`expected a welcome after the hello, got ${decoded.body}`);
-            welcomeBytes = frame.length;
+            sizes.welcomeBytes = frame.length;
           },
         });
       },
     };
-    return { result: await measureIdle(server, sessions), welcomeBytes };
+    return { result: await measureIdle(server, sessions), sizes };
   } finally {
     await child.stop();
   }
 }
 
-async function runBaseline(sessions: number, tlsMaterial: { cert: string; key: string }, welcomeBytes: number): Promise<IdleResult> {
+async function runBaseline(sessions: number, tlsMaterial: { cert: string; key: string }, sizes: FrameSizes): Promise<IdleResult> {
   const child = BenchChild.spawn<BaselineCommands>('baseline', BASELINE_CHILD);
   try {
-    const { port } = await child.request('startIdle', { ...tlsMaterial, replyBytes: welcomeBytes });
-    // The same bytes as a pushlab hello of typical size; the baseline server does not parse them.
-    const helloStandIn = new Uint8Array(260).fill(0x68);
+    const { port } = await child.request('startIdle', { ...tlsMaterial, replyBytes: sizes.welcomeBytes });
+    // As many bytes as the largest pushlab hello; the baseline server does not parse them.
+    const helloStandIn = new Uint8Array(sizes.helloBytes).fill(0x68);
     const server: Server = {
       memory: () => child.request('memory', {}),
       snapshot: () => writeSnapshot((dir) => child.request('heapSnapshot', { dir }, 300_000)),
@@ -182,19 +190,16 @@ export async function run(options: IdleOptions = { sessions: 10_000 }, command =
   const tlsMaterial = await tlsFiles();
   const date = isoDate();
   console.error(`[${NAME}] pushlab: ${options.sessions} sessions`);
-  const { result: pushlabResult, welcomeBytes } = await runPushlab(options.sessions, tlsMaterial);
+  const { result: pushlabResult, sizes } = await runPushlab(options.sessions, tlsMaterial);
   console.error(`[${NAME}] baseline: ${options.sessions} sockets`);
-  const baselineResult = await runBaseline(options.sessions, tlsMaterial, welcomeBytes);
+  const baselineResult = await runBaseline(options.sessions, tlsMaterial, sizes);
 
   const p = perSession(pushlabResult);
   const b = perSession(baselineResult);
-  const row = (label: string, pv: number | null, bv: number | null): string[] => [
-    label,
-    pv === null ? 'n/a' : bytes(pv),
-    bv === null ? 'n/a' : bytes(bv),
-    pv === null || bv === null ? 'n/a' : ratio(pv, bv),
-    pv === null || bv === null ? 'n/a' : bytes(pv - bv),
-  ];
+  const row = (label: string, pv: number | null, bv: number | null, withRatio = true): string[] => {
+    if (pv === null || bv === null) return [label, 'n/a', 'n/a', 'n/a', 'n/a'];
+    return [label, bytes(pv), bytes(bv), withRatio ? ratio(pv, bv) : '', bytes(pv - bv)];
+  };
   const perSessionTable = table(
     ['per idle session', 'pushlab', 'baseline', 'pushlab / baseline', 'pushlab − baseline'],
     [
@@ -202,8 +207,9 @@ export async function run(options: IdleOptions = { sessions: 10_000 }, command =
       row('external (Buffers, ArrayBuffers)', p.external, b.external),
       row('user space: heap + external', p.userSpace, b.userSpace),
       row('RSS (adds OpenSSL state, malloc and heap slack)', p.rss, b.rss),
-      row('kernel slab per connection, both ends', p.slab, b.slab),
-      row('kernel TCP buffers per connection, both ends', p.tcpBuffers, b.tcpBuffers),
+      // Machine-wide readings: a ratio of two small noisy numbers would suggest a precision they lack.
+      row('kernel slab per connection, both ends', p.slab, b.slab, false),
+      row('kernel TCP buffers per connection, both ends', p.tcpBuffers, b.tcpBuffers, false),
     ],
   );
   const absoluteTable = table(
@@ -224,8 +230,8 @@ export async function run(options: IdleOptions = { sessions: 10_000 }, command =
     },
   ];
   const body = [
-    `Workload: ${num(options.sessions)} TLS 1.3 sessions on loopback, each opened with a hello of about 260 bytes and ` +
-      `answered with a ${welcomeBytes}-byte welcome, then silent. Readings after forced garbage collection; ` +
+    `Workload: ${num(options.sessions)} TLS 1.3 sessions on loopback. Each client sends a hello of up to ${sizes.helloBytes} bytes, ` +
+      `gets a ${sizes.welcomeBytes}-byte welcome (the baseline: a frame of the same size) and then stays silent. Readings after forced garbage collection; ` +
       `${WARMUP_SESSIONS} sessions were opened and closed before the first reading. The kernel rows are machine-wide ` +
       'and cover both ends of each loopback connection.',
     perSessionTable,
@@ -250,8 +256,8 @@ export async function run(options: IdleOptions = { sessions: 10_000 }, command =
 export function parseIdleArgs(argv: string[]): IdleOptions {
   const { values } = parseArgs({ args: argv, options: { sessions: { type: 'string' } } });
   const sessions = values.sessions === undefined ? 10_000 : Number(values.sessions);
-  // NOTE: the bench process and the server child each need one file descriptor per session, so
-  // `ulimit -n` must be above the session count; a lower limit fails the dial with EMFILE.
+  // NOTE: the bench process and the server child each need one file descriptor per session. With
+  // `ulimit -n` at or below the session count, dials fail with EMFILE.
   if (!Number.isInteger(sessions) || sessions < 100) {
     throw new Error(`--sessions must be an integer of at least 100, got "${values.sessions}"`);
   }

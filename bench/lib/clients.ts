@@ -12,13 +12,26 @@ const HOST = '127.0.0.1';
 /** Connections opened at once; more would only queue in the listen backlog and the TLS handshakes. */
 const DIAL_CONCURRENCY = 100;
 
-/** Runs `task` for 0..count-1 with at most `concurrency` in progress; rejects on the first failure. */
+/**
+ * Runs `task` for 0..count-1 with at most `concurrency` in progress. After the first failure no new
+ * task starts. The first error is thrown once the running tasks have settled, so a caller's cleanup
+ * can reach every resource the tasks created.
+ */
 export async function forEachLimited(count: number, concurrency: number, task: (index: number) => Promise<void>): Promise<void> {
   let next = 0;
+  const failures: unknown[] = [];
   const worker = async (): Promise<void> => {
-    while (next < count) await task(next++);
+    while (failures.length === 0 && next < count) {
+      const index = next++;
+      try {
+        await task(index);
+      } catch (error) {
+        failures.push(error);
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  if (failures.length > 0) throw failures[0];
 }
 
 export function deviceRefs(count: number, prefix: string): DeviceRef[] {
@@ -43,6 +56,9 @@ export async function connectPushClients(options: { port: number; ca: string; de
     });
     clients.push(client);
     await client.connect();
+  }).catch((error: unknown) => {
+    for (const client of clients) client.close();
+    throw error;
   });
   return clients;
 }
@@ -86,6 +102,9 @@ export async function connectBaselineClients(options: { port: number; ca: string
     });
     socket.on('error', () => socket.destroy());
     sockets.push(socket);
+  }).catch(async (error: unknown) => {
+    await destroyAll(sockets);
+    throw error;
   });
   return sockets;
 }
@@ -129,6 +148,9 @@ export async function openIdleConnections(options: {
     // Keep reading so a late frame (a close, say) is consumed rather than left in kernel buffers.
     socket.on('data', () => {});
     socket.on('error', () => socket.destroy());
+  }).catch(async (error: unknown) => {
+    await destroyAll(sockets);
+    throw error;
   });
   return sockets;
 }

@@ -35,18 +35,41 @@ idle-session servers before and after the sessions open.
 ## How to read these numbers
 
 Compare the ratios, not the absolute values. Absolute throughput depends on the machine and on
-whatever else runs on it; each table has a row for the CPU that other processes used during the
+whatever else runs on it. Each table has a row for the CPU that other processes used during the
 measurement, and on a shared machine that row is often far from zero. A ratio against a baseline
 measured minutes apart on the same machine carries over to other machines much better.
+
 "Acked messages per server CPU-second" divides acked messages by the user + system CPU time of the
 server process alone, so it stays meaningful when the machine, not the server, is the limit. On
 2 cores the clients compete with the server for CPU, so messages per second there are a lower
-bound. Latency runs under a closed loop: with W messages in flight per connection, most of it is
-waiting behind the other messages in flight (mean latency ≈ messages in flight ÷ throughput), so
-compare latencies only between rows with the same window. Memory per session is the growth of the
-server process between two readings taken after forced garbage collection, divided by the number
-of sessions. Node.js does not count OpenSSL's per-connection state as \`external\` memory, so that
-state shows only in RSS.
+bound.
+
+Latency is measured under a closed loop. With W messages in flight per connection, a message
+spends most of its latency waiting behind the others in flight (mean latency ≈ messages in flight
+÷ throughput), so compare latencies only between rows with the same window.
+
+Memory per session is the growth of the server process between two readings taken after forced
+garbage collection, divided by the number of sessions. Node.js does not count OpenSSL's
+per-connection state as \`external\` memory, so that state shows only in RSS. The kernel rows are
+machine-wide and include other processes' churn. Their difference between the two columns ranged
+from 0.4 to 1.7 KiB per connection over seven runs on the machine named below.
+
+## Limits of these measurements
+
+- Clients and servers share one machine. On 2 cores the bench process and the server child compete
+  for CPU, and so does anything else running there.
+- Every server runs its TypeScript through tsx, as \`bin/pushlab.mjs\` does. tsx's transform wraps
+  each named function expression in a helper that sets the function's \`name\`, and that moves the
+  function's properties into a dictionary of about 250 bytes. The heap snapshots of the idle-session
+  run show three such closures per gateway session (about 0.75 KB); compiled JavaScript would not
+  pay this.
+- The gateway keeps the ids of the last 20,000 messages of each device (twice the default inbox
+  limit) to detect duplicate publishes. Its memory grows through a push run, and its publish cost
+  changes once that window is full; each push section states how many messages per device the
+  gateway published over the run.
+- Latency samples come from the gateway's own ack-latency histogram, which the bench child wraps
+  to keep exact values (the gateway has no ack event), read with a sub-millisecond clock that the
+  child injects.
 `;
 
 function markers(name: string): { start: string; end: string } {

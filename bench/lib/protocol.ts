@@ -45,6 +45,7 @@ export type GatewayCommands = {
   /** Starts publishing to `devices`, keeping `inflightPerDevice` messages unacknowledged per device. */
   loadStart: [{ devices: DeviceRef[]; inflightPerDevice: number; payloadBytes: number }, { devicesFound: number }];
   sample: [Record<string, never>, LoadSample];
+  /** Stops publishing and waits (bounded) until the devices have acknowledged every message. */
   loadStop: [Record<string, never>, { published: number }];
   memory: [Record<string, never>, MemorySample];
   /** Writes a V8 heap snapshot into `dir`; returns its path. */
@@ -52,12 +53,16 @@ export type GatewayCommands = {
 };
 
 export type BaselineCommands = {
-  /** A TLS server that sends `messageBytes`-byte messages, keeping `inflightPerConnection` unacknowledged. */
-  startPush: [TlsFiles & { messageBytes: number; inflightPerConnection: number }, { port: number }];
-  /** Waits (bounded) until `expectedConnections` clients are accepted, then starts sending. */
-  loadStart: [{ expectedConnections: number }, { connections: number }];
+  /** A TLS server that sends `messageBytes`-byte messages once a load run starts. */
+  startPush: [TlsFiles & { messageBytes: number }, { port: number }];
+  /**
+   * Waits (bounded) until `expectedConnections` clients are accepted, then sends on each, keeping
+   * `inflightPerConnection` messages unacknowledged.
+   */
+  loadStart: [{ expectedConnections: number; inflightPerConnection: number }, { connections: number }];
   sample: [Record<string, never>, LoadSample];
-  loadStop: [Record<string, never>, Record<string, never>];
+  /** Stops sending and waits (bounded) for the acks of the messages still in flight; returns the messages sent in this run. */
+  loadStop: [Record<string, never>, { sent: number }];
   /** A TLS server that replies to the first bytes of each connection with one `replyBytes`-byte frame, then idles. */
   startIdle: [TlsFiles & { replyBytes: number }, { port: number }];
   memory: [Record<string, never>, MemorySample];

@@ -53,7 +53,7 @@ export function ratio(value: number, baseline: number): string {
 
 export function bytes(value: number): string {
   if (Math.abs(value) >= 10 * 2 ** 20) return `${num(value / 2 ** 20, 0)} MiB`;
-  if (Math.abs(value) >= 10 * 2 ** 10) return `${num(value / 2 ** 10, 0)} KiB`;
+  if (Math.abs(value) >= 10 * 2 ** 10) return `${num(value / 2 ** 10, Math.abs(value) >= 100 * 2 ** 10 ? 0 : 1)} KiB`;
   return `${num(value, 0)} B`;
 }
 
