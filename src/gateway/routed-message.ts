@@ -18,6 +18,7 @@ export function toRoutedMessage(request: PublishRequest, maxFrameSize: number, n
     userId: request.userId,
     deviceId: request.deviceId,
     messageId: request.messageId ?? randomUUID(),
+    idempotent: request.messageId !== undefined,
     priority: request.priority === 'high' ? Priority.PRIORITY_HIGH : Priority.PRIORITY_NORMAL,
     payload: request.payload,
     publishedAtMs: nowMs,

@@ -31,8 +31,11 @@ export class DeviceInbox {
   private nextSeq = 1;
   /** Unacked messages in sequence order (Map keeps insertion order, and seqs only grow). */
   private readonly unacked = new Map<number, StoredMessage>();
-  /** Message id → seq for dedupe; kept for retained messages and a bounded tail of acked ones. */
+  /** Caller-chosen message id → seq for dedupe; kept for retained messages and a bounded tail of acked ones. */
   private readonly idToSeq = new Map<string, number>();
+  /** The same ids in arrival order, as a ring, so forgetting the oldest costs O(1). */
+  private readonly idRing: (string | undefined)[] = [];
+  private idRingHead = 0;
   private droppedThrough = 0;
   private ackedThrough = 0;
 
@@ -48,15 +51,19 @@ export class DeviceInbox {
     return this.unacked.size;
   }
 
-  append(messageId: string, priority: Priority, payload: Uint8Array, publishedAtMs: number): AppendResult {
-    const existingSeq = this.idToSeq.get(messageId);
+  /**
+   * Stores a message under the next seq. `idempotent` marks a caller-chosen id: only those are
+   * remembered for dedupe, since a generated id can never be published twice.
+   */
+  append(messageId: string, priority: Priority, payload: Uint8Array, publishedAtMs: number, idempotent = true): AppendResult {
+    const existingSeq = idempotent ? this.idToSeq.get(messageId) : undefined;
     if (existingSeq !== undefined) {
       const existing = this.unacked.get(existingSeq) ?? { seq: existingSeq, messageId, priority, payload, publishedAtMs };
       return { message: existing, duplicate: true, dropped: 0 };
     }
     const message: StoredMessage = { seq: this.nextSeq++, messageId, priority, payload, publishedAtMs };
     this.unacked.set(message.seq, message);
-    this.rememberId(messageId, message.seq);
+    if (idempotent) this.rememberId(messageId, message.seq);
     let dropped = 0;
     while (this.unacked.size > this.limit) {
       const oldest = this.unacked.keys().next().value as number;
@@ -115,11 +122,16 @@ export class DeviceInbox {
   }
 
   private rememberId(messageId: string, seq: number): void {
-    this.idToSeq.set(messageId, seq);
     // Dedupe covers every retained message plus as many already-acked ones again.
-    while (this.idToSeq.size > this.limit * 2) {
-      const oldest = this.idToSeq.keys().next().value as string;
-      this.idToSeq.delete(oldest);
+    const capacity = this.limit * 2;
+    if (this.idRing.length < capacity) {
+      this.idRing.push(messageId);
+    } else {
+      const oldest = this.idRing[this.idRingHead];
+      if (oldest !== undefined && this.idToSeq.get(oldest) !== undefined) this.idToSeq.delete(oldest);
+      this.idRing[this.idRingHead] = messageId;
+      this.idRingHead = (this.idRingHead + 1) % capacity;
     }
+    this.idToSeq.set(messageId, seq);
   }
 }

@@ -21,7 +21,7 @@ export class LocalRouter implements MessageRouter {
     const deliveries: DeviceDelivery[] = [];
     for (const deviceId of deviceIds) {
       const device = this.devices.getOrCreate(message.userId, deviceId);
-      const result = device.inbox.append(message.messageId, message.priority, message.payload, message.publishedAtMs);
+      const result = device.inbox.append(message.messageId, message.priority, message.payload, message.publishedAtMs, message.idempotent);
       if (result.dropped > 0) this.metrics.inboxDropped.inc(result.dropped);
       if (result.duplicate) {
         deliveries.push({ deviceId, seq: result.message.seq, status: 'duplicate' });

@@ -10,6 +10,8 @@ export interface RoutedMessage {
   /** One device; every known device of the user when absent. */
   deviceId?: string;
   messageId: string;
+  /** True when the publisher chose the id, so a repeat of it must be recognised as a duplicate. */
+  idempotent: boolean;
   priority: Priority;
   payload: Uint8Array;
   publishedAtMs: number;
