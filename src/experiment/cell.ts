@@ -52,7 +52,7 @@ const MS_PER_HOUR = 3_600_000;
 /** Time the gateway's inboxes get to empty once every message was delivered, on top of two round trips. */
 const INBOX_SETTLE_MS = 1_000;
 
-/** The cell's link events: the scenario's outage (on every profile) and the profile's own. */
+/** Returns the cell's link events: the scenario's outage (on every profile) and the profile's own. */
 export function cellEvents(scenario: Scenario, profile: LinkProfile): LinkEvent[] {
   const events: LinkEvent[] = [...(scenario.profileEvents[profile.name] ?? [])];
   if (scenario.outage !== null) events.push({ type: 'blackhole', ...scenario.outage });
@@ -227,7 +227,8 @@ interface TeardownInput {
 
 /**
  * Reads what the report needs while everything still runs, then closes the devices, the gateway
- * and the link in that order. Runs after a failure too, so it never throws.
+ * and the link in that order. It runs after a failure too, so it logs every error it catches
+ * and never throws.
  */
 async function collectAndClose(input: TeardownInput) {
   const { link, gateway, http, fleet, logger } = input;
@@ -250,7 +251,10 @@ async function collectAndClose(input: TeardownInput) {
     const graceMs = CLOSE_GRACE_MS + 2 * (input.profile.up.delayMs + input.profile.down.delayMs);
     await fleet.close(graceMs).catch((error: unknown) => logger.warn({ err: toError(error) }, 'closing the devices failed'));
   }
-  const gatewayExitCode = await gateway?.stop();
+  const gatewayExitCode = await gateway?.stop().catch((error: unknown) => {
+    logger.error({ err: toError(error) }, 'stopping the gateway failed');
+    return null;
+  });
   await link?.close().catch((error: unknown) => logger.error({ err: toError(error) }, 'closing the link failed'));
   http?.close();
   return { snapshot, tcpAfter, fleetSummary, linkReport, gatewayExitCode };

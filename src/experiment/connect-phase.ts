@@ -1,6 +1,6 @@
-// The connect phase of a cell: every device connects, and when the scenario measures memory the
-// gateway is scraped before and after, with one warm-up device connected first so that one-time
-// costs (loading TLS and transport code, first buffers) stay out of the per-session figure.
+// The connect phase of a cell: every device connects. When the scenario measures memory, the
+// gateway is scraped before and after, and one warm-up device connects first, so one-time costs
+// (loading TLS and transport code, first buffers) stay out of the per-session figure.
 import { ExperimentError } from './errors.js';
 import type { Fleet } from './fleet.js';
 import type { HttpTarget } from './http-target.js';

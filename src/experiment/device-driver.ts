@@ -67,6 +67,6 @@ function onLine(line: string): void {
 
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', lineSplitter(onLine));
-// Without a runner there is nobody to report to; exit explicitly so open sockets do not keep it alive.
+// Without the runner no one reads the results, so exit explicitly before open sockets keep it alive.
 process.stdin.on('end', () => process.exit(0));
 send({ type: 'listening' });

@@ -1,6 +1,6 @@
 // The JSON-lines protocol between the runner and the device driver (device-driver.ts), which runs
 // the fleet in the client's network namespace. The runner writes requests to the driver's stdin,
-// one JSON object a line; the driver writes events and replies to its stdout the same way, and its
+// one JSON object a line. The driver writes events and replies to its stdout the same way, and its
 // pino log lines to stderr.
 import type { ExperimentPhase } from './errors.js';
 import type { FleetSpec, FleetSummary } from './fleet.js';

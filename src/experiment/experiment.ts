@@ -59,7 +59,8 @@ export async function runExperiment(scenario: Scenario, options: ExperimentOptio
   const registry = options.registry ?? builtinTransports();
   const plan = planCells(scenario, registry);
   for (const skipped of plan.skipped) options.progress.note(`note: skipping transport ${skipped.transport}: ${skipped.reason}`);
-  const { backend, fallbackReason } = await selectLinkBackend(scenario.backend);
+  const { backend, fallbackReason, staleNamespacesRemoved } = await selectLinkBackend(scenario.backend);
+  if (staleNamespacesRemoved.length > 0) options.progress.note(`note: removed namespaces left by killed runs: ${staleNamespacesRemoved.join(', ')}`);
   options.progress.note(
     fallbackReason === null
       ? `link backend: ${backend.name} (requested ${scenario.backend})`

@@ -1,4 +1,4 @@
-// The simulated devices of one cell, as the cell sees them: a DeviceFleet in the runner process
+// The simulated devices of one cell, as the cell drives them: a DeviceFleet in the runner process
 // (relay backend), or a RemoteFleet that drives a DeviceFleet in a child process inside the
 // client's network namespace (packet backend). Both report every receipt to a ReceiptSink.
 import type { TransportRegistry } from '../transport/registry.js';
@@ -12,7 +12,7 @@ export interface DeviceIdentity {
   deviceId: string;
 }
 
-/** The identity of the device at `index`; the same in the runner and in a device driver. */
+/** Returns the identity of the device at `index`, the same in the runner and in a device driver. */
 export function deviceIdentity(index: number): DeviceIdentity {
   return { userId: `user-${index}`, deviceId: 'phone' };
 }
@@ -22,7 +22,7 @@ export interface ReceiptSink {
   receive(device: number, messageId: string, publishedAtMs: number, latencyMs: number): void;
 }
 
-/** What a fleet needs besides the receipt sink; plain data, so it can cross a process boundary. */
+/** Fleet settings besides the receipt sink: plain data, so they can cross a process boundary. */
 export interface FleetSpec {
   transport: string;
   /** Address devices dial. */

@@ -1,4 +1,4 @@
-// How the runner reaches the gateway's HTTP API: over loopback TCP when the gateway shares the
+// The runner's route to the gateway's HTTP API: over loopback TCP when the gateway shares the
 // runner's network namespace (relay backend), or through a Unix socket that a bridge process in the
 // gateway's namespace forwards to the API (packet backend). A Unix socket is bound by its file
 // path, which every network namespace shares, so no address or route has to leave the namespace.
@@ -20,13 +20,13 @@ export interface HttpTarget {
 
 type Endpoint = { host: string; port: number } | { socketPath: string };
 
-/** The API at `host:port`. */
+/** Returns a target for the API at `host:port`. */
 export function tcpHttpTarget(host: string, port: number): HttpTarget {
   const bracketed = host.includes(':') ? `[${host}]` : host;
   return new NodeHttpTarget({ host, port }, `http://${bracketed}:${port}`);
 }
 
-/** The API behind the Unix socket at `socketPath`. */
+/** Returns a target for the API behind the Unix socket at `socketPath`. */
 export function unixHttpTarget(socketPath: string): HttpTarget {
   return new NodeHttpTarget({ socketPath }, `unix:${socketPath}`);
 }

@@ -4,7 +4,7 @@
 // link, reaches its HTTP API through the link, attaches the link to the gateway's listener and
 // starts the devices on the link's client side.
 // The relay backend wraps the userspace LinkEmulator and runs everything on loopback in the
-// runner's namespace; packet-backend.ts runs the gateway and devices in namespaces of their own.
+// runner's namespace. packet-backend.ts runs the gateway and devices in namespaces of their own.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import type { Logger } from '../logger.js';
 import { EmulatorError, LinkEmulator, type BlackholeDirection, type EmulatorStats } from '../emulator/index.js';

@@ -8,7 +8,7 @@ export interface LinkEventRecord {
   event: LinkEvent;
   /** Epoch ms at which the runner applied it; null when the publish phase ended first. */
   appliedAt: number | null;
-  /** Why the backend did not apply it (a TCP rebind on the relay); null when it did. */
+  /** Reason the backend did not apply it (a TCP rebind on the relay); null when it did. */
   skipped: string | null;
 }
 

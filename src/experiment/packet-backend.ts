@@ -3,12 +3,12 @@
 // the gateway namespace and binds its listeners to the namespace's link address (198.18.1.1) and
 // its HTTP API to the namespace's loopback. The devices run in a device driver process in the
 // client namespace (198.18.0.1), so all their traffic crosses the emulated link and kernel TCP
-// sees real packet loss. The runner reaches the HTTP API through a Unix socket bridged into the
+// has to recover from real packet loss. The runner reaches the HTTP API through a Unix socket bridged into the
 // gateway namespace (http-bridge.ts). Every process and both namespaces go away in close().
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PacketLinkEmulator, selectEmulatorBackend, type PacketEmulatorStats } from '../emulator/packet/index.js';
+import { cleanupStale, PacketLinkEmulator, selectEmulatorBackend, type PacketEmulatorStats } from '../emulator/packet/index.js';
 import { toError } from '../errors.js';
 import { lineSplitter } from './driver-protocol.js';
 import { ExperimentError } from './errors.js';
@@ -150,14 +150,18 @@ function waitForListening(child: ChildProcess, onLog: (line: string) => void): P
 
 export interface BackendSelection {
   backend: LinkBackend;
-  /** Why the relay runs although 'auto' was requested; null otherwise. */
+  /** Reason the relay runs although 'auto' was requested; null otherwise. */
   fallbackReason: string | null;
+  /** Namespaces of earlier runs that were killed before they could remove them, now removed. */
+  staleNamespacesRemoved: string[];
 }
 
 /**
  * Picks the link backend for a requested preference. 'auto' takes the packet backend when this
  * machine can run it (root, /dev/net/tun, the TUN addon) and otherwise the relay, with the reason.
  * 'packet' throws ExperimentError (phase link-start) with the reason when it is unavailable.
+ * Before a packet run it removes namespaces that earlier, killed runs left behind (cleanupStale
+ * touches only names of the form plab-<pid>-… whose pid is gone).
  */
 export async function selectLinkBackend(preference: BackendPreference): Promise<BackendSelection> {
   let choice;
@@ -166,6 +170,6 @@ export async function selectLinkBackend(preference: BackendPreference): Promise<
   } catch (error) {
     throw new ExperimentError('link-start', `the scenario requests backend "packet", which is unavailable here: ${toError(error).message}`, { cause: error });
   }
-  if (choice.backend === 'packet') return { backend: packetBackend, fallbackReason: null };
-  return { backend: relayBackend, fallbackReason: preference === 'auto' ? choice.reason : null };
+  if (choice.backend === 'packet') return { backend: packetBackend, fallbackReason: null, staleNamespacesRemoved: await cleanupStale() };
+  return { backend: relayBackend, fallbackReason: preference === 'auto' ? choice.reason : null, staleNamespacesRemoved: [] };
 }

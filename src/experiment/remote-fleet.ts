@@ -75,8 +75,8 @@ export class RemoteFleet implements Fleet {
     const timeout = sleep(DRIVER_START_TIMEOUT_MS).then(() => 'timeout' as const);
     const outcome = await Promise.race([this.listening.then(() => 'listening' as const), this.exited.then(() => 'exited' as const), timeout]);
     if (outcome !== 'listening') {
-      const why = outcome === 'timeout' ? `did not start within ${DRIVER_START_TIMEOUT_MS} ms` : (this.exitReason ?? 'exited');
-      throw new ExperimentError('connect', `the device driver ${why}; driver stderr:\n${this.stderrTail.join('\n')}`);
+      const reason = outcome === 'timeout' ? `did not start within ${DRIVER_START_TIMEOUT_MS} ms` : (this.exitReason ?? 'exited');
+      throw new ExperimentError('connect', `the device driver ${reason}; driver stderr:\n${this.stderrTail.join('\n')}`);
     }
     await this.request({ type: 'start', id: 0, spec, logLevel }, 'connect', REQUEST_TIMEOUT_MS);
   }
@@ -108,7 +108,7 @@ export class RemoteFleet implements Fleet {
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new ExperimentError(phase, `the device driver did not answer ${request.type} within ${timeoutMs} ms`));
+        reject(new ExperimentError(phase, `the device driver did not reply to ${request.type} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, {
         resolve: (reply) => {

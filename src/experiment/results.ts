@@ -44,7 +44,7 @@ export interface LinkEventResult {
   event: LinkEvent;
   /** Ms after the publish phase started at which it was applied; null when it never ran. */
   appliedAtMs: number | null;
-  /** Why the backend did not apply it; null when it did. */
+  /** Reason the backend did not apply it; null when it did. */
   skipped: string | null;
 }
 
@@ -115,7 +115,7 @@ export interface ExperimentReport {
   backend: BackendName;
   /** The backend the scenario requested. */
   backendRequested: Scenario['backend'];
-  /** Why 'auto' fell back to the relay; null otherwise. */
+  /** Reason 'auto' fell back to the relay; null otherwise. */
   backendFallbackReason: string | null;
   outcome: 'passed' | 'failed';
   /** One line per failed cell or per cell with lost or duplicated messages. */

@@ -1,7 +1,7 @@
 // Head-of-line stalls: time during which a device waits for a message much longer than the link's
 // delay. Every transport delivers a device's pushes reliably and in order, so one lost packet holds
 // back the message it carried and every later message of that device until it is recovered. A
-// stall is measured per device as follows (docs/EXPERIMENTS.md, "Stalls", says the same):
+// stall is measured per device as follows (docs/EXPERIMENTS.md, "Stalls", states the same):
 //
 //   threshold θ = down.delayMs + down.jitterMs + max(2 × (up.delayMs + down.delayMs), 100 ms)
 //   a message is late when receivedAt − publishedAt > θ; it stalls its device during
@@ -21,7 +21,7 @@ export interface StallSummary {
   count: number;
   /** Summed length of the stall intervals, in ms. */
   totalMs: number;
-  /** Longest single stall interval, in ms. */
+  /** Maximum length of one stall interval, in ms. */
   maxMs: number;
   /** Messages delivered later than θ after their publish. */
   lateMessages: number;

@@ -1,8 +1,7 @@
 // Transport-level retransmission counters of the devices' own connections. The transport seam has
-// no counter API, so this wrapper keeps every connection a device dials and reads what the known
-// transports expose: the UDP transport's `counters` and, for QUIC, quiche's connection statistics
-// (`stats()` of the native connection in @matrixai/quic 2.0.9). Connections of other transports
-// are counted but add nothing.
+// no counter API, so this wrapper keeps every connection a device dials. It reads the UDP
+// transport's `counters` and, for QUIC, quiche's connection statistics (`stats()` of the native
+// connection in @matrixai/quic 2.0.9). Connections of other transports are counted but add nothing.
 import type { DialOptions, ListenOptions, Transport, TransportConnection, TransportListener } from '../transport/types.js';
 
 export interface DeviceTransportCounters {
@@ -12,7 +11,7 @@ export interface DeviceTransportCounters {
   retransmissions: number | null;
   /** Packets the devices' transports declared lost (QUIC only); null otherwise. */
   lost: number | null;
-  /** Which counters were read, e.g. "udp connection counters" or "quiche stats". */
+  /** Name of the counters read, e.g. "udp connection counters" or "quiche stats". */
   source: string | null;
 }
 
@@ -22,7 +21,7 @@ interface Reading {
   source: string;
 }
 
-/** Samples QUIC statistics this often, because a closed native connection may no longer answer. */
+/** Interval of QUIC statistics samples, because a closed native connection may no longer return them. */
 const SAMPLE_INTERVAL_MS = 1_000;
 
 /** Reads the counters a connection exposes; undefined for transports without any. */
