@@ -5,7 +5,6 @@ import { HmacTokenAuthority } from '../gateway/auth.js';
 import { Gateway } from '../gateway/gateway.js';
 import { startHttpApi } from '../gateway/http-api.js';
 import type { Logger } from '../logger.js';
-import { ListenerRecorder } from '../browser/server/listener-recorder.js';
 import { browserRoutes } from '../browser/server/routes.js';
 import { createSelfSignedCertificate } from '../tls/self-signed.js';
 import { builtinTransports } from '../../transports/index.js';
@@ -19,12 +18,10 @@ export interface LocalGateway {
 }
 
 export async function startLocalGateway(logger: Logger): Promise<LocalGateway> {
-  const registry = builtinTransports();
-  const recorder = new ListenerRecorder();
   const cert = await createSelfSignedCertificate();
   const authority = new HmacTokenAuthority(randomBytes(32));
   const gateway = await Gateway.start({
-    registry: recorder.wrap(registry),
+    registry: builtinTransports(),
     listeners: [{ transport: 'webtransport', host: '127.0.0.1', port: 0 }],
     tls: { cert: cert.cert, key: cert.key },
     authenticator: authority,
@@ -38,7 +35,7 @@ export async function startLocalGateway(logger: Logger): Promise<LocalGateway> {
       metrics: gateway.metrics,
       logger,
       // The runner opens every page at once, so the demo token limit must cover all of them.
-      routes: browserRoutes({ listeners: () => recorder.listeners(), logger, demoTokens: { issuer: authority, perMinute: 1_000 } }),
+      routes: browserRoutes({ listeners: () => gateway.listeners, logger, demoTokens: { issuer: authority, perMinute: 1_000 } }),
     });
     return {
       pageUrl: `http://localhost:${api.address.port}`,

@@ -10,7 +10,6 @@ import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { pino } from 'pino';
 import client from 'prom-client';
 import { builtinTransports } from '../../transports/index.js';
-import { ListenerRecorder } from '../browser/server/listener-recorder.js';
 import { browserRoutes } from '../browser/server/routes.js';
 import { systemClock } from '../clock.js';
 import { GATEWAY_FLAGS } from '../config/flags.js';
@@ -86,8 +85,7 @@ export async function runGatewayCommand(argv: string[], io: CliIo, stop: Promise
   const metricsRegistry = new client.Registry();
   collectProcessMetrics(metricsRegistry);
   const metrics = new GatewayMetrics(metricsRegistry);
-  const listeners = new ListenerRecorder();
-  const options = toGatewayOptions(config, { registry: listeners.wrap(builtinTransports()), logger, tls: tls.material, authenticator, metrics });
+  const options = toGatewayOptions(config, { registry: builtinTransports(), logger, tls: tls.material, authenticator, metrics });
 
   let gateway: Gateway;
   try {
@@ -107,7 +105,7 @@ export async function runGatewayCommand(argv: string[], io: CliIo, stop: Promise
       logger,
       maxBodyBytes: config.http.maxBodyBytes,
       routes: browserRoutes({
-        listeners: () => listeners.listeners(),
+        listeners: () => gateway.listeners,
         logger,
         demoTokens: flags.demo === true ? { issuer: authenticator } : undefined,
       }),

@@ -1,6 +1,6 @@
 // A real gateway with its HTTP API and the browser routes on loopback, for the browser tests. The
 // registry is wrapped so the test can reach each accepted connection (to send a datagram) and the
-// live listeners (for certificate hashes), without changing the gateway.
+// webtransport listeners (to drive certificate rotation), without changing the gateway.
 import client from 'prom-client';
 import { HmacTokenAuthority } from '../../src/gateway/auth.js';
 import { Gateway } from '../../src/gateway/gateway.js';
@@ -8,7 +8,6 @@ import { startHttpApi, type HttpApi } from '../../src/gateway/http-api.js';
 import type { GatewayListenerConfig, GatewayOptions } from '../../src/gateway/options.js';
 import { silentLogger } from '../../src/logger.js';
 import { GatewayMetrics } from '../../src/metrics/gateway-metrics.js';
-import { ListenerRecorder } from '../../src/browser/server/listener-recorder.js';
 import { browserRoutes } from '../../src/browser/server/routes.js';
 import type { ListenerInfo } from '../../src/browser/server/webtransport-endpoint.js';
 import { TransportRegistry } from '../../src/transport/registry.js';
@@ -25,7 +24,6 @@ export interface BrowserGateway {
   api: HttpApi;
   metrics: GatewayMetrics;
   authority: HmacTokenAuthority;
-  recorder: ListenerRecorder;
   /** Every connection the listeners accepted, oldest first. */
   connections: TransportConnection[];
   /** The webtransport listeners opened with `webTransportClock`, for driving certificate rotation. */
@@ -42,7 +40,7 @@ export interface BrowserGateway {
 export interface BrowserGatewayOptions {
   listeners: Omit<GatewayListenerConfig, 'host' | 'port'>[];
   gateway?: Partial<GatewayOptions>;
-  /** Replaces the recorded listeners in the cert-hash document (to publish a broken endpoint). */
+  /** Replaces the gateway's listeners in the cert-hash document (to publish a broken endpoint). */
   listenerInfo?: () => ListenerInfo[];
   /** Clock of the webtransport listeners' certificate managers (settings.certificateManager 'self-signed'). */
   webTransportClock?: Clock;
@@ -99,11 +97,10 @@ export async function startBrowserGateway(options: BrowserGatewayOptions): Promi
   const cert = await createSelfSignedCertificate();
   const authority = new HmacTokenAuthority(TEST_SECRET);
   const metrics = new GatewayMetrics(new client.Registry());
-  const recorder = new ListenerRecorder();
   const connections: TransportConnection[] = [];
   const webTransportListeners: WebTransportListener[] = [];
   const gateway = await Gateway.start({
-    registry: recorder.wrap(capturing(baseRegistry(options.webTransportClock, webTransportListeners), connections)),
+    registry: capturing(baseRegistry(options.webTransportClock, webTransportListeners), connections),
     listeners: options.listeners.map((listener) => ({ ...listener, host: '127.0.0.1', port: 0 })),
     tls: { cert: cert.cert, key: cert.key },
     authenticator: authority,
@@ -119,7 +116,7 @@ export async function startBrowserGateway(options: BrowserGatewayOptions): Promi
       health: () => gateway.health(),
       metrics,
       logger,
-      routes: browserRoutes({ listeners: options.listenerInfo ?? (() => recorder.listeners()), logger, demoTokens: { issuer: authority } }),
+      routes: browserRoutes({ listeners: options.listenerInfo ?? (() => gateway.listeners), logger, demoTokens: { issuer: authority } }),
     });
   } catch (error) {
     await gateway.close();
@@ -132,7 +129,6 @@ export async function startBrowserGateway(options: BrowserGatewayOptions): Promi
     api,
     metrics,
     authority,
-    recorder,
     connections,
     webTransportListeners,
     httpUrl,

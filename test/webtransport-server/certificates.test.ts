@@ -1,11 +1,13 @@
-// The listener's certificate: self-signed mode with published hashes, rotation that new
-// connections see while existing ones keep working, and a certificate browsers cannot pin.
+// The listener's certificate: self-signed mode with published hashes, rotation that publishes the
+// next certificate before it serves, and a certificate browsers cannot pin.
 import { X509Certificate } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/clock.js';
 import { TransportError } from '../../src/errors.js';
+import { hashCertificate } from '../../src/tls/cert-manager.js';
 import { createSelfSignedCertificate } from '../../src/tls/self-signed.js';
 import { WebTransportTransport, type WebTransportListener } from '../../transports/webtransport/index.js';
+import type { CertificateHash } from '../../transports/webtransport/settings.js';
 import { Recorder, bytes, dial, logger, payload, startServer, watchProcessFaults, type ServerHarness } from './helpers.js';
 
 watchProcessFaults();
@@ -17,6 +19,21 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
 });
 
+function hashOf(cert: string): CertificateHash {
+  return { algorithm: 'sha-256', value: hashCertificate(cert).base64 };
+}
+
+/** Dials with `pins` as the only trust material and checks that a session opens. */
+async function expectConnects(harness: ServerHarness, pins: CertificateHash[]): Promise<void> {
+  const client = await dial(harness, { settings: { certificateHashes: pins } });
+  cleanups.push(async () => client.destroy());
+  await harness.nextAccepted();
+}
+
+async function expectRejected(harness: ServerHarness, pins: CertificateHash[]): Promise<void> {
+  await expect(dial(harness, { settings: { certificateHashes: pins, connectTimeoutMs: 2_000 } })).rejects.toBeInstanceOf(TransportError);
+}
+
 async function server(options: Parameters<typeof startServer>[0]): Promise<ServerHarness> {
   const harness = await startServer(options);
   cleanups.push(() => harness.listener.close());
@@ -26,7 +43,7 @@ async function server(options: Parameters<typeof startServer>[0]): Promise<Serve
 describe('webtransport certificates', () => {
   it('issues a pinnable certificate when no TLS material is given', async () => {
     const harness = await server({ tls: false });
-    const served = new X509Certificate(harness.listener.certificates.current().cert);
+    const served = new X509Certificate(harness.listener.certificates.serving().cert);
     expect(served.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
     expect(Date.parse(served.validTo) - Date.parse(served.validFrom)).toBeLessThan(14 * DAY_MS);
     expect(harness.listener.clientSettings.certificateHashes).toHaveLength(1);
@@ -35,27 +52,54 @@ describe('webtransport certificates', () => {
     await harness.nextAccepted();
   });
 
-  it('serves a rotated certificate to new connections only', async () => {
-    // Eight days back, so the first certificate is due for rotation (day 7) within the test
-    // while both certificates are valid at the real time the client checks them.
+  it('publishes at day 7, serves at expiry', async () => {
+    // Eight days back, so day 7 and day 10 of the first certificate fall within the test while
+    // every certificate the listener serves is valid at the real time the client checks it.
     const clock = new VirtualClock(Date.now() - 8 * DAY_MS);
     const harness = await server({ tls: false, clock, settings: { certificateManager: 'self-signed' } });
-    const [first] = harness.listener.clientSettings.certificateHashes;
-    const before = new Recorder(await dial(harness));
+    const certificates = harness.listener.certificates;
+    const manager = certificates.certificateManager!;
+    const moveTo = async (instant: number): Promise<void> => {
+      clock.advance(instant - clock.now());
+      await manager.idle();
+    };
+    const a = manager.serving();
+    const hashA = hashOf(certificates.serving().cert);
+    const issueAt = a.notBefore.getTime() + 7 * DAY_MS;
+
+    // Before day 7: only A is published and served.
+    await moveTo(issueAt - 1);
+    expect(harness.listener.clientSettings.certificateHashes).toEqual([hashA]);
+    expect(hashOf(certificates.serving().cert)).toEqual(hashA);
+    const before = new Recorder(await dial(harness, { settings: { certificateHashes: [hashA] } }));
     cleanups.push(async () => before.connection.destroy());
     const acceptedBefore = await harness.nextAccepted();
 
-    clock.advance(7 * DAY_MS + 60_000);
-    await harness.listener.certificates.certificateManager!.idle();
-    const hashes = harness.listener.clientSettings.certificateHashes;
-    expect(hashes).toHaveLength(2);
-    expect(hashes[1]).toEqual(first);
+    // Day 7 to day 10: A and B are published, A still serves.
+    await moveTo(issueAt);
+    const published = harness.listener.clientSettings.certificateHashes;
+    expect(published).toHaveLength(2);
+    expect(published[0]).toEqual(hashA);
+    const hashB = published[1]!;
+    expect(hashOf(certificates.serving().cert)).toEqual(hashA);
+    await expectConnects(harness, [hashA]);
+    await expectConnects(harness, published);
+    // A server presents one certificate per connection, and it is still A.
+    await expectRejected(harness, [hashB]);
 
-    const onlyNew = await dial(harness, { settings: { certificateHashes: [hashes[0]] } });
-    cleanups.push(async () => onlyNew.destroy());
-    await harness.nextAccepted();
-    await expect(dial(harness, { settings: { certificateHashes: [first], connectTimeoutMs: 2_000 } })).rejects.toBeInstanceOf(TransportError);
+    await moveTo(a.notAfter.getTime() - 1);
+    expect(harness.listener.clientSettings.certificateHashes).toEqual([hashA, hashB]);
+    expect(hashOf(certificates.serving().cert)).toEqual(hashA);
 
+    // A expires: B serves and A's hash is withdrawn.
+    await moveTo(a.notAfter.getTime());
+    expect(harness.listener.clientSettings.certificateHashes).toEqual([hashB]);
+    expect(hashOf(certificates.serving().cert)).toEqual(hashB);
+    await expectConnects(harness, [hashB]);
+    await expectConnects(harness, [hashA, hashB]);
+    await expectRejected(harness, [hashA]);
+
+    // The connection opened on A before the switch carries on.
     before.connection.send(payload(32, 1));
     await acceptedBefore.frameCount(1);
     expect(bytes(acceptedBefore.frames[0])).toEqual(payload(32, 1));

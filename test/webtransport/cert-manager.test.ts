@@ -14,11 +14,29 @@ import {
   isLoopbackOrigin,
   verifyCertificateHash,
   type CertificateErrorReason,
+  type CertificateHashEntry,
+  type ManagedCertificate,
 } from '../../src/tls/cert-manager.js';
 import { createSelfSignedCertificate } from '../../src/tls/self-signed.js';
 
-const DAY = 86_400_000;
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 const START = Date.UTC(2030, 0, 1);
+
+function hexOf(certificate: ManagedCertificate): string {
+  return Buffer.from(certificate.sha256).toString('hex');
+}
+
+function hexes(entries: CertificateHashEntry[]): string[] {
+  return entries.map((entry) => entry.hex);
+}
+
+/** Moves `clock` to `instant` and waits for the rotation work its timers started. */
+async function advanceTo(clock: VirtualClock, instant: number): Promise<void> {
+  clock.advance(instant - clock.now());
+  await manager?.idle();
+}
 
 function expectReason(action: () => unknown, reason: CertificateErrorReason): void {
   try {
@@ -47,14 +65,18 @@ async function rsaCertificate(notBefore: Date, days: number): Promise<{ cert: st
   return { cert: certificate.toString('pem'), key: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY') };
 }
 
+let manager: CertificateManager | undefined;
+
 describe('cert manager self-signed mode', () => {
-  let manager: CertificateManager | undefined;
-  afterEach(() => manager?.stop());
+  afterEach(() => {
+    manager?.stop();
+    manager = undefined;
+  });
 
   it('issues an ECDSA P-256 certificate valid 10 days', async () => {
     const clock = new VirtualClock(START);
     manager = await CertificateManager.selfSigned({ clock });
-    const current = manager.current();
+    const current = manager.serving();
     const parsed = new X509Certificate(current.cert);
     expect(parsed.publicKey.asymmetricKeyType).toBe('ec');
     expect(parsed.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
@@ -65,57 +87,137 @@ describe('cert manager self-signed mode', () => {
 
   it('publishes the SHA-256 of the DER bytes', async () => {
     manager = await CertificateManager.selfSigned({ clock: new VirtualClock(START) });
-    const der = new X509Certificate(manager.current().cert).raw;
+    const der = new X509Certificate(manager.serving().cert).raw;
     const digest = createHash('sha256').update(der).digest();
     expect(manager.hashes()).toEqual([
-      { algorithm: 'sha-256', value: digest.toString('base64'), hex: digest.toString('hex'), notAfter: manager.current().notAfter.toISOString() },
+      { algorithm: 'sha-256', value: digest.toString('base64'), hex: digest.toString('hex'), notAfter: manager.serving().notAfter.toISOString() },
     ]);
   });
 
-  it('rotates at day 7 and keeps the previous hash until it expires', async () => {
+  it('publishes at day 7, serves at expiry', async () => {
     const clock = new VirtualClock(START);
     manager = await CertificateManager.selfSigned({ clock });
-    const first = manager.current();
-    const rotated: string[] = [];
-    manager.onRotate((certificate) => rotated.push(certificate.cert));
+    const a = manager.serving();
+    const events: string[] = [];
+    manager.on('issued', (certificate) => events.push(`issued ${hexOf(certificate)}`));
+    manager.on('serving', (certificate) => events.push(`serving ${hexOf(certificate)}`));
     manager.start();
+    const issueAt = a.notBefore.getTime() + 7 * DAY;
 
-    clock.advance(6 * DAY);
-    await manager.idle();
-    expect(manager.current()).toBe(first);
-    expect(manager.hashes()).toHaveLength(1);
+    // Before day 7: only A is published and served.
+    await advanceTo(clock, issueAt - 1);
+    expect(manager.serving()).toBe(a);
+    expect(manager.upcoming()).toBeNull();
+    expect(hexes(manager.hashes())).toEqual([hexOf(a)]);
+    expect(events).toEqual([]);
 
-    clock.advance(1 * DAY);
-    await manager.idle();
-    const second = manager.current();
-    expect(second).not.toBe(first);
-    expect(rotated).toEqual([second.cert]);
-    expect(manager.hashes().map((entry) => entry.hex)).toEqual([Buffer.from(second.sha256).toString('hex'), Buffer.from(first.sha256).toString('hex')]);
+    // Day 7: B is issued and published next to A, but A still serves.
+    await advanceTo(clock, issueAt);
+    const b = manager.upcoming()!;
+    expect(b).not.toBeNull();
+    expect(b.notBefore.getTime()).toBeLessThanOrEqual(issueAt);
+    expect(b.notAfter.getTime() - b.notBefore.getTime()).toBe(10 * DAY);
+    expect(manager.serving()).toBe(a);
+    expect(hexes(manager.hashes())).toEqual([hexOf(a), hexOf(b)]);
+    expect(events).toEqual([`issued ${hexOf(b)}`]);
 
-    // The first certificate expires 10 days after its notBefore, 3 days after the rotation.
-    clock.advance(3 * DAY);
-    await manager.idle();
-    expect(manager.hashes().map((entry) => entry.hex)).toEqual([Buffer.from(second.sha256).toString('hex')]);
-    expect(manager.validCertificates()).toEqual([second]);
+    // The last instant of A: it still serves.
+    await advanceTo(clock, a.notAfter.getTime() - 1);
+    expect(manager.serving()).toBe(a);
+    expect(hexes(manager.hashes())).toEqual([hexOf(a), hexOf(b)]);
 
-    // The second rotation happens 7 days after the first.
-    clock.advance(4 * DAY);
-    await manager.idle();
-    expect(manager.current()).not.toBe(second);
-    expect(manager.hashes()).toHaveLength(2);
+    // A expires: B serves, and A's hash is withdrawn.
+    await advanceTo(clock, a.notAfter.getTime());
+    expect(manager.serving()).toBe(b);
+    expect(manager.upcoming()).toBeNull();
+    expect(hexes(manager.hashes())).toEqual([hexOf(b)]);
+    expect(manager.validCertificates()).toEqual([b]);
+    expect(events).toEqual([`issued ${hexOf(b)}`, `serving ${hexOf(b)}`]);
+
+    // B's own day 7 publishes C; B serves until it expires.
+    await advanceTo(clock, b.notBefore.getTime() + 7 * DAY);
+    const c = manager.upcoming()!;
+    expect(hexes(manager.hashes())).toEqual([hexOf(b), hexOf(c)]);
+    await advanceTo(clock, b.notAfter.getTime());
+    expect(manager.serving()).toBe(c);
+    expect(events).toHaveLength(4);
   });
 
   it('rotates through rotateIfDue without timers', async () => {
     const clock = new VirtualClock(START);
     manager = await CertificateManager.selfSigned({ clock });
-    const first = manager.current();
-    expect(await manager.rotateIfDue(START + 6 * DAY)).toBe(false);
-    const [a, b] = await Promise.all([manager.rotateIfDue(START + 7 * DAY), manager.rotateIfDue(START + 7 * DAY)]);
-    expect([a, b]).toEqual([true, true]);
-    expect(manager.validCertificates(START + 7 * DAY)).toHaveLength(2);
-    expect(manager.hashes(START + 10 * DAY)).toHaveLength(1);
-    expect(manager.current()).not.toBe(first);
+    const a = manager.serving();
+    const issueAt = a.notBefore.getTime() + 7 * DAY;
+    expect(await manager.rotateIfDue(issueAt - 1)).toEqual([]);
+
+    // Concurrent calls run one after another: the second finds nothing left to do.
+    const [first, second] = await Promise.all([manager.rotateIfDue(issueAt), manager.rotateIfDue(issueAt)]);
+    expect(first.map((step) => step.event)).toEqual(['issued']);
+    expect(second).toEqual([]);
+    const b = first[0]!.certificate;
+    expect(manager.upcoming()).toBe(b);
+
+    expect(await manager.rotateIfDue(a.notAfter.getTime() - 1)).toEqual([]);
+    expect(await manager.rotateIfDue(a.notAfter.getTime())).toEqual([{ event: 'serving', certificate: b }]);
+    expect(manager.serving()).toBe(b);
     expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('never lists an expired certificate', async () => {
+    const clock = new VirtualClock(START);
+    manager = await CertificateManager.selfSigned({ clock });
+    const a = manager.serving();
+    const [{ certificate: b }] = await manager.rotateIfDue(a.notBefore.getTime() + 7 * DAY);
+    expect(hexes(manager.hashes(a.notAfter.getTime() - 1))).toEqual([hexOf(a), hexOf(b!)]);
+    expect(hexes(manager.hashes(a.notAfter.getTime()))).toEqual([hexOf(b!)]);
+    // No step ran at A's expiry, so A is still the one a listener would present.
+    expect(manager.serving()).toBe(a);
+    expect(hexes(manager.hashes(b!.notAfter.getTime()))).toEqual([]);
+  });
+
+  it('keeps invariants over 40 days', async () => {
+    const clock = new VirtualClock(START);
+    manager = await CertificateManager.selfSigned({ clock });
+    const served: ManagedCertificate[] = [manager.serving()];
+    const events: string[] = [];
+    manager.on('issued', () => events.push('issued'));
+    manager.on('serving', (certificate) => {
+      events.push('serving');
+      served.push(certificate);
+    });
+    manager.start();
+    for (let hour = 1; hour <= 40 * 24; hour++) {
+      await advanceTo(clock, START + hour * HOUR);
+      const now = clock.now();
+      const listed = hexes(manager.hashes());
+      expect(manager.serving().notAfter.getTime()).toBeGreaterThan(now);
+      expect(listed[0]).toBe(hexOf(manager.serving()));
+      expect(listed.length).toBeLessThanOrEqual(2);
+      for (const certificate of manager.validCertificates()) expect(certificate.notAfter.getTime()).toBeGreaterThan(now);
+    }
+    expect(served.length).toBeGreaterThanOrEqual(4);
+    expect(events.slice(0, 8)).toEqual(['issued', 'serving', 'issued', 'serving', 'issued', 'serving', 'issued', 'serving']);
+    for (let index = 1; index < served.length; index++) {
+      const previous = served[index - 1]!;
+      const next = served[index]!;
+      // Issued at day 7 of the previous one and back-dated a minute, so published 3 days before
+      // the previous one expires and it starts serving.
+      expect(next.notBefore.getTime() + MINUTE).toBe(previous.notBefore.getTime() + 7 * DAY);
+      expect(previous.notAfter.getTime() - (next.notBefore.getTime() + MINUTE)).toBe(3 * DAY);
+    }
+  });
+
+  it('serves a fresh certificate after a clock jump', async () => {
+    const clock = new VirtualClock(START);
+    manager = await CertificateManager.selfSigned({ clock });
+    const a = manager.serving();
+    manager.start();
+    await advanceTo(clock, START + 30 * DAY);
+    const served = manager.serving();
+    expect(served).not.toBe(a);
+    expect(served.notBefore.getTime()).toBeLessThanOrEqual(clock.now());
+    expect(served.notAfter.getTime()).toBeGreaterThan(clock.now() + 9 * DAY);
+    expect(hexes(manager.hashes())).toEqual([hexOf(served)]);
   });
 
   it('stops its timer', async () => {
@@ -154,7 +256,7 @@ describe('cert manager supplied certificates', () => {
     const created = await createSelfSignedCertificate({ notBefore: new Date(START - DAY), validityDays: 14 });
     expectReason(() => CertificateManager.pinned({ cert: created.cert, key: created.key, clock: new VirtualClock(START) }), 'VALIDITY_TOO_LONG');
     const longer = await createSelfSignedCertificate({ notBefore: new Date(START - DAY), validityDays: 90 });
-    expect(CertificateManager.provided({ cert: longer.cert, key: longer.key, clock: new VirtualClock(START) }).current().notAfter).toEqual(longer.notAfter);
+    expect(CertificateManager.provided({ cert: longer.cert, key: longer.key, clock: new VirtualClock(START) }).serving().notAfter).toEqual(longer.notAfter);
   });
 
   it('rejects an expired certificate and a foreign key', async () => {

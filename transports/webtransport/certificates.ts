@@ -1,18 +1,20 @@
 // The certificate a WebTransport listener serves and the hashes it publishes for pinning.
 //
 // Browsers reach a server with a self-signed certificate only through serverCertificateHashes,
-// which requires ECDSA P-256 and a validity under 14 days (src/tls/cert-manager.ts). Two sources:
+// which requires ECDSA P-256 and a validity under 14 days (src/tls/certificate-checks.ts). Two sources:
 // - ListenOptions.tls: served as given. Its hash is published when the certificate is pinnable;
 //   a CA-issued certificate needs no hash and publishes none.
 // - 'self-signed' (the listener setting certificateManager, or no tls at all): a CertificateManager
-//   issues 10-day certificates and rotates at day 7. @matrixai/quic 2.0.9 builds the TLS context
-//   of each connection from the server's config when the connection is accepted, so
-//   QUICServer.updateConfig() with the new certificate applies to new connections while existing
-//   ones keep theirs. The previous hash stays published until that certificate expires.
+//   issues 10-day certificates. At day 7 of the served certificate it publishes the next one's
+//   hash ('issued'), and when the served one expires it switches serving to the next ('serving'),
+//   so a client pinned to the old hash alone connects until that certificate expires.
+//   @matrixai/quic 2.0.9 builds the TLS context of each connection from the server's config when
+//   the connection is accepted, so QUICServer.updateConfig() on 'serving' applies to new
+//   connections while existing ones keep theirs.
 import { systemClock, type Clock } from '../../src/clock.js';
 import type { Logger } from '../../src/logger.js';
 import type { TlsServerMaterial } from '../../src/transport/types.js';
-import { CertificateError, CertificateManager, checkPinnable, hashCertificate } from '../../src/tls/cert-manager.js';
+import { CertificateError, CertificateManager, checkPinnable, hashCertificate, type RotationEvent } from '../../src/tls/cert-manager.js';
 import type { CertificateHash } from './settings.js';
 
 export class ListenerCertificates {
@@ -41,24 +43,27 @@ export class ListenerCertificates {
   }
 
   /** Returns the certificate and key that new connections get. */
-  current(): TlsServerMaterial {
+  serving(): TlsServerMaterial {
     if (this.manager !== null) {
-      const { cert, key } = this.manager.current();
+      const { cert, key } = this.manager.serving();
       return { cert, key };
     }
     return this.fixed!.tls;
   }
 
-  /** Hashes of every certificate a client may meet now, newest first. */
+  /** Hashes of every unexpired certificate: the served one first, then the one that serves next. */
   hashes(): CertificateHash[] {
     if (this.manager !== null) return this.manager.hashes().map(({ algorithm, value }) => ({ algorithm, value }));
     return this.fixed!.hashes.map((hash) => ({ ...hash }));
   }
 
-  /** Calls `listener` with each rotated certificate; returns a function that unsubscribes. */
-  onRotate(listener: (tls: TlsServerMaterial) => void): () => void {
+  /**
+   * Calls `listener` with the certificate of each rotation `event` ('issued': published,
+   * 'serving': new connections get it); returns a function that unsubscribes.
+   */
+  on(event: RotationEvent, listener: (tls: TlsServerMaterial) => void): () => void {
     if (this.manager === null) return () => {};
-    return this.manager.onRotate(({ cert, key }) => listener({ cert, key }));
+    return this.manager.on(event, ({ cert, key }) => listener({ cert, key }));
   }
 
   /** The manager in self-signed mode, for tests and operators that drive rotation. */

@@ -130,7 +130,7 @@ export async function listenWebTransport(transport: string, options: ListenOptio
 
   const server = new QUICServer({
     crypto: retryTokenCrypto(),
-    config: serverConfig(settings, certificates.current()),
+    config: serverConfig(settings, certificates.serving()),
     socket,
     // Bounds the handshake of each accepted connection.
     minIdleTimeout: settings.quic.connectTimeoutMs,
@@ -140,9 +140,11 @@ export async function listenWebTransport(transport: string, options: ListenOptio
   });
   listener.attach(server);
   guardEventErrors(server, (error) => logger.warn({ err: error }, 'QUIC server error inside the library'));
-  certificates.onRotate((tls) => {
+  // Only the switch changes what the server presents: a certificate that was just issued is
+  // published for pinning first, and serves once the current one expires.
+  certificates.on('serving', (tls) => {
     server.updateConfig({ key: tls.key, cert: tls.cert });
-    logger.info('new WebTransport connections get the rotated certificate');
+    logger.info('new WebTransport connections get the next certificate');
   });
 
   const pushlabRoute: SessionRoute = (session) => {
