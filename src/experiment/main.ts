@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { PushlabError, toError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { ExperimentError } from './errors.js';
 import { runExperiment } from './experiment.js';
 import { formatGatewayLogLine } from './gateway-process.js';
 import { ProgressReporter, type ProgressStream } from './progress.js';
@@ -88,7 +89,9 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
       return EXIT_USAGE;
     }
     const failure = toError(error);
-    io.stderr.write(`experiment: failed: ${failure.message}\n${failure.stack ?? ''}\n`);
+    // An ExperimentError's message names the cause and the fix; anything else gets its stack.
+    const detail = error instanceof ExperimentError ? '' : `${failure.stack ?? ''}\n`;
+    io.stderr.write(`experiment: failed: ${failure.message}\n${detail}`);
     return EXIT_FAILED;
   }
 }

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentReport } from '../../src/experiment/results.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const RUN_TIMEOUT_MS = 80_000;
+const RUN_TIMEOUT_MS = 75_000;
+/** Above vitest's 60 s default, so the run's own timeout fires first with the runner's stderr. */
+const TEST_TIMEOUT_MS = 85_000;
 
 interface Run {
   pid: number;
@@ -86,5 +88,5 @@ describe('experiment runner on the packet backend', () => {
 
     // Everything the run created is gone: its namespaces are named plab-<runner pid>-….
     expect(namespaces().filter((name) => name.startsWith(`plab-${run.pid}-`))).toEqual([]);
-  });
+  }, TEST_TIMEOUT_MS);
 });
