@@ -179,6 +179,12 @@ export class Gateway implements PublishTarget {
     device.live = session;
     this.sessions.add(session);
 
+    if (resumed) {
+      // The resume position is an implicit cumulative ack: the device holds everything up to it,
+      // even if its ack for the last of those messages was lost with the old connection.
+      const acked = device.inbox.ack(replayAfter);
+      if (acked.length > 0) this.metrics.pushesAcked.inc({ transport: connection.transport }, acked.length);
+    }
     const replay = device.inbox.pendingAfter(replayAfter);
     let status: ResumeStatus = ResumeStatus.NEW;
     if (resumed) status = missing ? ResumeStatus.GAP : ResumeStatus.RESUMED;

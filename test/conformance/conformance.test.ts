@@ -286,3 +286,27 @@ describe('conformance suite', () => {
     void lengthPrefixed;
   });
 });
+
+describe('resume position', () => {
+  it('acknowledges messages the resume position covers', async () => {
+    fixture = await startGateway(['tcp']);
+    const raw = await RawSession.open(fixture, 'tcp');
+    raw.hello(fixture, { userId: 'alice', deviceId: 'raw', attempt: 1 });
+    const welcome = await raw.waitForFrame('welcome');
+    for (let i = 0; i < 3; i += 1) await fixture.gateway.publish({ userId: 'alice', deviceId: 'raw', payload: text(`m${i}`) });
+    await waitFor(() => raw.frames.filter((f) => f.body === 'push').length === 3);
+    // The device got all three but its ack never reached the gateway.
+    raw.destroy();
+    const inbox = fixture.gateway.devices.get('alice', 'raw')!.inbox;
+    await waitFor(() => fixture!.gateway.sessionCount === 0);
+    expect(inbox.pendingCount).toBe(3);
+
+    const resumed = await RawSession.open(fixture, 'tcp');
+    resumed.hello(fixture, { userId: 'alice', deviceId: 'raw', attempt: 2, resumeSessionId: welcome.welcome!.sessionId!, lastSeq: 3 });
+    const second = await resumed.waitForFrame('welcome');
+    expect(second.welcome!.resume?.status).toBe(ResumeStatus.RESUMED);
+    expect(second.welcome!.resume?.replayCount ?? 0).toBe(0);
+    expect(inbox.pendingCount).toBe(0);
+    resumed.destroy();
+  });
+});
