@@ -15,8 +15,11 @@ NATIVE := native/tun/build/Release/pushlab_tun.node
 
 all: build
 
+# npm ci refuses this lock file: @matrixai/quic lists macOS and Windows binaries at versions the
+# registry does not have, so they are absent from the lock. npm install follows the lock for
+# everything else and leaves it unchanged.
 $(INSTALL_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	@touch $@
 
 $(GENERATED): proto/pushlab.proto $(INSTALL_STAMP)
