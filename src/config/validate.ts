@@ -27,7 +27,8 @@ class FieldReader {
   constructor(private readonly source: string) {}
 
   fail(key: string, expected: string, value: unknown): never {
-    throw new ConfigError(`${this.source}: ${key} must be ${expected}, got ${describeValue(value)}`);
+    const field = key === '' ? 'the top level' : key;
+    throw new ConfigError(`${this.source}: ${field} must be ${expected}, got ${describeValue(value)}`);
   }
 
   object(value: unknown, key: string, allowed: readonly string[]): Record<string, unknown> {

@@ -35,7 +35,6 @@ export interface ServerSessionContext {
 
 interface QueuedPush {
   message: StoredMessage;
-  replay: boolean;
 }
 
 export class ServerSession implements ConnectionHandler, HeartbeatHost {
@@ -71,19 +70,19 @@ export class ServerSession implements ConnectionHandler, HeartbeatHost {
     return this.ctx.device.sessionId;
   }
 
-  /** Takes over the connection, queues the replayed messages and starts the watchdog. */
+  /** Takes over the connection, queues the stored messages that are due and starts the watchdog. */
   start(replay: StoredMessage[]): void {
     this.ctx.metrics.sessionsActive.inc({ transport: this.transport });
     this.ctx.connection.setHandler(this);
     this.heartbeat.start();
-    for (const message of replay) this.enqueue(message, true);
+    for (const message of replay) this.enqueue(message);
     this.logger.debug({ replay: replay.length }, 'session started');
   }
 
   /** Queues one stored message for sending; high priority jumps ahead of waiting normal ones. */
-  enqueue(message: StoredMessage, replay = false): void {
+  enqueue(message: StoredMessage): void {
     if (this.state !== 'open') return;
-    this.queue.push({ message, replay }, message.priority === Priority.PRIORITY_HIGH);
+    this.queue.push({ message }, message.priority === Priority.PRIORITY_HIGH);
     this.schedulePump();
   }
 
@@ -243,8 +242,12 @@ export class ServerSession implements ConnectionHandler, HeartbeatHost {
     while (this.state === 'open' && this.inflight.size < this.ctx.sendWindow && !this.ctx.connection.congested) {
       const next = this.queue.shift();
       if (!next) break;
-      const { message, replay } = next;
+      const { message } = next;
       if (!inbox.isPending(message.seq) || this.inflight.has(message.seq)) continue;
+      // Only a message that already went out on some connection is a retransmission; one queued
+      // while the device was offline goes out for the first time.
+      const replay = message.sent === true;
+      message.sent = true;
       this.inflight.add(message.seq);
       this.coalescer.add(
         encodeFrame({

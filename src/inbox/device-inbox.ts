@@ -11,6 +11,8 @@ export interface StoredMessage {
   priority: Priority;
   payload: Uint8Array;
   publishedAtMs: number;
+  /** Set once the message was written to some connection; a later send is a retransmission. */
+  sent?: boolean;
 }
 
 export interface AppendResult {

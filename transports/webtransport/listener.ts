@@ -115,7 +115,8 @@ export class WebTransportListener implements TransportListener {
 
 export async function listenWebTransport(transport: string, options: ListenOptions, onConnection: (connection: TransportConnection) => void, clock?: Clock): Promise<WebTransportListener> {
   const settings = webTransportSettings('server', options.settings);
-  const logger = options.logger.child({ transport });
+  // The gateway's logger already carries the transport name; bind it only when missing.
+  const logger = 'transport' in options.logger.bindings() ? options.logger : options.logger.child({ transport });
   const quicLogger = libraryLogger(logger);
   const certificates = await ListenerCertificates.create({ tls: options.tls, mode: settings.certificateManager, logger, ...(clock ? { clock } : {}) });
 
