@@ -160,7 +160,8 @@ const client = pushlab.connectPush({
 });
 demo.client = client;
 $('identity').textContent = `${userId} / ${deviceId}`;
-$('publish-to').placeholder = userId;
+// Prefilled with the page's own user, so sending right away makes the message come back here.
+$('publish-to').value = userId;
 $('curl-hint').textContent = `curl -d '${JSON.stringify({ userId, payload: 'hi' })}' ${location.origin}/v1/publish`;
 
 client.on('state', showState);
