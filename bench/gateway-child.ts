@@ -1,8 +1,9 @@
-// Bench child: runs a pushlab Gateway (tcp transport, TLS 1.3) in this process and, on command,
-// publishes to a set of devices through the library API, keeping a fixed number of messages
-// unacknowledged per device. Keeping the publisher here avoids one HTTP request per message, which
-// would measure the HTTP API instead of the session core. Started by the bench scripts through
-// bench/lib/rpc.ts; not meant to be run by hand.
+// Bench child: runs a pushlab Gateway with one listener (tcp with TLS 1.3, unless the start command
+// names another built-in transport) in this process. On command it publishes to a set of devices
+// through the library API, keeping a fixed number of messages unacknowledged per device. Keeping
+// the publisher here avoids one HTTP request per message, which would measure the HTTP API instead
+// of the session core. Started by the bench scripts through bench/lib/rpc.ts; not meant to be run
+// by hand.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -78,17 +79,18 @@ serveCommands<GatewayCommands>(
       observeAcks(metrics);
       gateway = await Gateway.start({
         registry: builtinTransports(),
-        listeners: [{ transport: 'tcp', host: '127.0.0.1', port: 0 }],
+        listeners: [{ transport: args.transport ?? 'tcp', host: '127.0.0.1', port: 0, ...(args.settings === undefined ? {} : { settings: args.settings }) }],
         tls: { cert: args.cert, key: args.key },
         authenticator: new HmacTokenAuthority(Buffer.from(args.secret, 'hex'), fineClock),
         // Idle-session runs last minutes; the timeout keeps every silent session alive through them.
-        heartbeat: { intervalMs: args.heartbeatIntervalMs, timeoutMs: args.heartbeatIntervalMs },
+        heartbeat: { intervalMs: args.heartbeatIntervalMs, timeoutMs: args.heartbeatTimeoutMs ?? args.heartbeatIntervalMs },
         coalescing: { enabled: args.coalescing },
         clock: fineClock,
         logger: silentLogger(),
         metrics,
       });
-      return { port: gateway.listeners[0]!.address.port };
+      const listener = gateway.listeners[0]!;
+      return { port: listener.address.port, ...(listener.clientSettings === undefined ? {} : { clientSettings: listener.clientSettings }) };
     },
 
     async loadStart(args) {

@@ -1,12 +1,16 @@
 // Runs the benchmarks (all, or those named on the command line), prints a summary and rewrites their
 // sections of docs/BENCHMARKS.md. Usage:
 //
-//   node --import tsx bench/run-all.ts [push-ack-tcp] [idle-sessions] [coalescing] [--no-write]
+//   node --import tsx bench/run-all.ts [push-ack-tcp] [idle-sessions] [coalescing] [idle-quic]
+//                                      [quic-vs-tcp] [loss-30] [--no-write]
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as coalescing from './coalescing.js';
+import * as idleQuic from './idle-quic.js';
 import * as idleSessions from './idle-sessions.js';
+import * as loss30 from './loss-30.js';
 import * as pushAck from './push-ack-tcp.js';
+import * as quicVsTcp from './quic-vs-tcp.js';
 import { RUN_ALL_COMMAND, updateBenchmarksDoc } from './lib/doc.js';
 import type { BenchReport } from './lib/report.js';
 
@@ -16,6 +20,9 @@ const BENCHMARKS: { name: string; run(command: string): Promise<BenchReport> }[]
   { name: pushAck.NAME, run: (command) => pushAck.run(pushAck.PUSH_ACK_DEFAULTS, command) },
   { name: idleSessions.NAME, run: (command) => idleSessions.run({ sessions: 10_000 }, command) },
   { name: coalescing.NAME, run: (command) => coalescing.run(coalescing.COALESCING_DEFAULTS, command) },
+  { name: idleQuic.NAME, run: (command) => idleQuic.run(idleQuic.IDLE_QUIC_DEFAULTS, command) },
+  { name: quicVsTcp.NAME, run: (command) => quicVsTcp.run(quicVsTcp.QUIC_VS_TCP_DEFAULTS, command) },
+  { name: loss30.NAME, run: (command) => loss30.run(loss30.LOSS_30_DEFAULTS, command) },
 ];
 const ORDER = BENCHMARKS.map((b) => b.name);
 

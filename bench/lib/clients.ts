@@ -1,10 +1,11 @@
-// The load side of the benchmarks, run in the bench process: pushlab clients, raw clients for the
-// baseline server, and raw TLS clients that open a session and then stay silent.
+// The load side of the benchmarks, run in the bench process: pushlab clients over any transport,
+// raw clients for the baseline server, and raw TLS clients that open a session and then stay silent.
 import tls from 'node:tls';
 import { PushClient } from '../../src/client/client.js';
 import { lengthPrefixed } from '../../src/codec/frame-codec.js';
 import { StreamFrameDecoder } from '../../src/codec/stream-decoder.js';
 import type { HmacTokenAuthority } from '../../src/gateway/auth.js';
+import type { Transport } from '../../src/transport/types.js';
 import { TcpTransport } from '../../transports/tcp/index.js';
 import { BASELINE_ACK_BYTES, type DeviceRef } from './protocol.js';
 
@@ -38,9 +39,19 @@ export function deviceRefs(count: number, prefix: string): DeviceRef[] {
   return Array.from({ length: count }, (_, i) => ({ userId: `${prefix}-user-${i}`, deviceId: 'phone' }));
 }
 
-/** Connects one PushClient per device and resolves when every one has its welcome. */
-export async function connectPushClients(options: { port: number; ca: string; devices: DeviceRef[]; authority: HmacTokenAuthority }): Promise<PushClient[]> {
-  const transport = new TcpTransport('tcp');
+/**
+ * Connects one PushClient per device and resolves when every one has its welcome. `transport`
+ * defaults to TCP + TLS; `transportSettings` are the listener's client settings, if it has any.
+ */
+export async function connectPushClients(options: {
+  port: number;
+  ca: string;
+  devices: DeviceRef[];
+  authority: HmacTokenAuthority;
+  transport?: Transport;
+  transportSettings?: Record<string, unknown>;
+}): Promise<PushClient[]> {
+  const transport = options.transport ?? new TcpTransport('tcp');
   const clients: PushClient[] = [];
   await forEachLimited(options.devices.length, DIAL_CONCURRENCY, async (i) => {
     const device = options.devices[i]!;
@@ -49,6 +60,7 @@ export async function connectPushClients(options: { port: number; ca: string; de
       host: HOST,
       port: options.port,
       tls: { ca: options.ca, serverName: 'localhost' },
+      ...(options.transportSettings === undefined ? {} : { transportSettings: options.transportSettings }),
       userId: device.userId,
       deviceId: device.deviceId,
       token: options.authority.issue({ ...device, ttlMs: 3_600_000 }),

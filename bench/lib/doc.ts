@@ -16,19 +16,27 @@ same machine. The code is in \`bench/\`; every number below was written by \`ben
 | \`push-ack-tcp\` | How many pushes per second, and per CPU-second of the gateway, are delivered and acknowledged over TCP + TLS 1.3, and with what latency? | A raw TLS 1.3 server (\`bench/baseline-child.ts\`) that sends messages of the same size with the same window and takes a cumulative ack, with no session layer. |
 | \`idle-sessions\` | How much memory does one idle TLS session cost the gateway at 10,000 sessions? | A bare TLS 1.3 server holding the same number of idle sockets. |
 | \`coalescing\` | What does small-frame coalescing save (writes, CPU) under the push workload? | The same gateway with \`coalescing.enabled: false\`. |
+| \`idle-quic\` | How much memory does one idle QUIC session cost the gateway at 2,000 sessions, which objects make it up, and how many bytes does an idle QUIC session send per hour? | The same gateway holding as many idle TCP + TLS sessions, and idle TCP + TLS sessions for the bytes per hour. |
+| \`quic-vs-tcp\` | How many pushes per second, and per gateway CPU-second, are acknowledged over QUIC, and with what latency? | The same workload over TCP + TLS, with UDP and WebTransport rows. |
+| \`loss-30\` | Does every message arrive under 30 % loss in each direction, how late, and when is the last one in? | The same workload over UDP, TCP + TLS and QUIC, each on a fresh gateway behind the same emulated link. |
 
 ## Running
 
 \`\`\`sh
-make bench                                          # all three, about 5 minutes; rewrites this file
+make bench                                          # all six, about 9 minutes; rewrites this file
 ${RUN_ALL_COMMAND} idle-sessions coalescing  # a subset; the other sections stay as they are
 ${RUN_ALL_COMMAND} --no-write                # print the results without touching this file
 node --import tsx bench/push-ack-tcp.ts --windows 8 --measure-ms 5000   # one benchmark, printed only
+node --import tsx bench/quic-vs-tcp.ts --transports tcp,quic --rounds 1   # two transports, printed only
 \`\`\`
 
-All traffic stays on 127.0.0.1. The servers under test run in child processes, so their CPU time
-and memory are read apart from the clients, which run in the bench process. Each child is killed
-when the bench process exits or fails. Setting \`PUSHLAB_BENCH_CPU_PROFILE=DIR\` writes a V8 CPU
+All traffic stays on 127.0.0.1, except that \`loss-30\` on the packet backend runs its gateways and
+devices in network namespaces of its own, joined only to each other (198.18.0.0/15, see
+docs/PACKET-EMULATION.md). \`loss-30\` uses the packet backend when the machine can run it (root,
+\`/dev/net/tun\`, the TUN addon built with \`npm run build --prefix native/tun\`) and otherwise the
+relay, and its section says which one ran. The servers under test run in child processes, so their
+CPU time and memory are read apart from the clients, which run in the bench process. Each child is
+killed when the bench process exits or fails. Setting \`PUSHLAB_BENCH_CPU_PROFILE=DIR\` writes a V8 CPU
 profile of every child into DIR; \`PUSHLAB_BENCH_HEAP_SNAPSHOT=DIR\` writes heap snapshots of the
 idle-session servers before and after the sessions open.
 
@@ -70,6 +78,13 @@ from 0.4 to 1.7 KiB per connection over seven runs on the machine named below.
 - Latency samples come from the gateway's own ack-latency histogram, which the bench child wraps
   to keep exact values (the gateway has no ack event), read with a sub-millisecond clock that the
   child injects.
+- The QUIC and WebTransport clients run on the same @matrixai/quic library as the servers, in the
+  bench process. Their CPU time is in the client rows, and on 2 cores it competes with the
+  gateway's.
+- \`loss-30\` runs the experiment runner (\`src/experiment/\`, docs/EXPERIMENTS.md) with one cell
+  per transport. Its latency runs from the gateway's publish time to the device's receipt, both read
+  from the machine's wall clock, and its percentiles come from a few hundred messages, so p99 is
+  one of the few slowest.
 `;
 
 function markers(name: string): { start: string; end: string } {

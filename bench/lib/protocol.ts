@@ -39,8 +39,15 @@ export type GatewayCommands = {
       secret: string;
       coalescing: boolean;
       heartbeatIntervalMs: number;
+      /** Grace after the interval; default: the interval. */
+      heartbeatTimeoutMs?: number;
+      /** Name in the built-in transport registry; default "tcp". */
+      transport?: string;
+      /** Listener settings of that transport. */
+      settings?: Record<string, unknown>;
     },
-    { port: number },
+    /** `clientSettings`: what a client must merge into its dial settings (a pinned key, certificate hashes). */
+    { port: number; clientSettings?: Record<string, unknown> },
   ];
   /** Starts publishing to `devices`, keeping `inflightPerDevice` messages unacknowledged per device. */
   loadStart: [{ devices: DeviceRef[]; inflightPerDevice: number; payloadBytes: number }, { devicesFound: number }];

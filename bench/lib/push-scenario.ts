@@ -10,6 +10,7 @@ import type { PushClient } from '../../src/client/client.js';
 import { encodeFrame } from '../../src/codec/frame-codec.js';
 import { HmacTokenAuthority } from '../../src/gateway/auth.js';
 import { createSelfSignedCertificate } from '../../src/tls/self-signed.js';
+import { builtinTransports } from '../../transports/index.js';
 import { connectBaselineClients, connectPushClients, destroyAll, deviceRefs } from './clients.js';
 import type { LatencySummary } from './latency.js';
 import type { BaselineCommands, GatewayCommands, LoadSample, TlsFiles } from './protocol.js';
@@ -68,9 +69,17 @@ export function pushFrameBytes(payloadBytes: number): number {
   }).length;
 }
 
-/** Opens a pushlab gateway child with one PushClient per connection. */
-export async function openPushlab(options: { label: string; tls: TlsFiles; coalescing: boolean; connections: number; payloadBytes: number }): Promise<PushSystem> {
-  const child = BenchChild.spawn<GatewayCommands>('gateway', GATEWAY_CHILD);
+/** Opens a pushlab gateway child with one PushClient per connection, over `transport` (a built-in name; default tcp). */
+export async function openPushlab(options: {
+  label: string;
+  tls: TlsFiles;
+  coalescing: boolean;
+  connections: number;
+  payloadBytes: number;
+  transport?: string;
+}): Promise<PushSystem> {
+  const transport = options.transport ?? 'tcp';
+  const child = BenchChild.spawn<GatewayCommands>(`gateway-${transport}`, GATEWAY_CHILD);
   const secret = randomBytes(32);
   const authority = new HmacTokenAuthority(secret);
   let clients: PushClient[] = [];
@@ -79,14 +88,22 @@ export async function openPushlab(options: { label: string; tls: TlsFiles; coale
     await child.stop();
   };
   try {
-    const { port } = await child.request('start', {
+    const { port, clientSettings } = await child.request('start', {
       ...options.tls,
       secret: secret.toString('hex'),
       coalescing: options.coalescing,
       heartbeatIntervalMs: 600_000,
+      transport,
     });
     const devices = deviceRefs(options.connections, 'push');
-    clients = await connectPushClients({ port, ca: options.tls.cert, devices, authority });
+    clients = await connectPushClients({
+      port,
+      ca: options.tls.cert,
+      devices,
+      authority,
+      transport: builtinTransports().create(transport),
+      ...(clientSettings === undefined ? {} : { transportSettings: clientSettings }),
+    });
     const system = {
       label: options.label,
       messagesSent: 0,

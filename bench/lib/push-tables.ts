@@ -1,4 +1,4 @@
-// Options and result tables shared by the two push benchmarks (push-ack-tcp and coalescing).
+// Options and result tables shared by the push benchmarks (push-ack-tcp, coalescing, quic-vs-tcp).
 import { parseArgs } from 'node:util';
 import type { PushRunResult, RoundTiming } from './push-scenario.js';
 import { bytes, num, ratio, table } from './report.js';
@@ -89,6 +89,32 @@ export function comparisonTable(subject: ComparedColumn, reference: ComparedColu
       ['client process CPU, cores', cores(s.clientCores), cores(r.clientCores), ''],
       ['other processes on the machine, cores', cores(s.otherCores), cores(r.otherCores), ''],
       [`${server} RSS, highest reading`, bytes(s.serverRssBytes), bytes(r.serverRssBytes), ''],
+    ],
+  );
+}
+
+/**
+ * Renders several systems side by side, each with its ratio to the first column (the reference)
+ * for the throughput rows. `server` names the server process in row labels.
+ */
+export function transportsTable(columns: ComparedColumn[], server: string): string {
+  const reference = columns[0]!;
+  const values = (read: (r: PushRunResult) => number, digits = 0): string[] => columns.map((c) => num(read(c.median), digits));
+  const ratios = (read: (r: PushRunResult) => number): string[] => columns.map((c) => ratio(read(c.median), read(reference.median)));
+  return table(
+    ['metric', ...columns.map((c) => c.label)],
+    [
+      ['acked msgs/s', ...values((r) => r.ackedPerSecond)],
+      [`… relative to ${reference.label}`, ...ratios((r) => r.ackedPerSecond)],
+      [`acked msgs per ${server} CPU-second`, ...values((r) => r.ackedPerCpuSecond)],
+      [`… relative to ${reference.label}`, ...ratios((r) => r.ackedPerCpuSecond)],
+      ['… lowest – highest round', ...columns.map((c) => range(c.rounds.map((x) => x.ackedPerCpuSecond)))],
+      ['publish→ack latency p50, ms', ...values((r) => r.latency.p50Ms, 2)],
+      ['publish→ack latency p99, ms', ...values((r) => r.latency.p99Ms, 2)],
+      [`${server} CPU, cores`, ...columns.map((c) => cores(c.median.serverCores))],
+      ['client process CPU, cores', ...columns.map((c) => cores(c.median.clientCores))],
+      ['other processes on the machine, cores', ...columns.map((c) => cores(c.median.otherCores))],
+      [`${server} RSS, highest reading`, ...columns.map((c) => bytes(c.median.serverRssBytes))],
     ],
   );
 }

@@ -43,7 +43,9 @@ export function table(headers: string[], rows: string[][]): string {
 /** Formats with thousands separators and `digits` decimals. */
 export function num(value: number, digits = 0): string {
   if (!Number.isFinite(value)) return 'n/a';
-  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  // A small negative value would otherwise round to "-0".
+  const rounded = Math.abs(value) < 0.5 * 10 ** -digits ? 0 : value;
+  return rounded.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
 export function ratio(value: number, baseline: number): string {
