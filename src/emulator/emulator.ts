@@ -3,9 +3,10 @@
 // (blackholes). Experiments and session tests use only this class.
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import { ConfigError, PushlabError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { BlackholeControl } from './blackhole-control.js';
 import { EmulatorError } from './errors.js';
 import { loadMahimahiTrace } from './mahimahi-trace.js';
 import { resolveProfile, type LinkProfile } from './profiles.js';
@@ -60,27 +61,15 @@ export interface EmulatorStats {
 
 const UDP_LOSS_MODEL = 'not applicable: protocol is udp, where loss drops whole datagrams';
 
-function sidesOf(direction: BlackholeDirection): LinkSide[] {
-  if (direction === 'both') return ['up', 'down'];
-  if (direction === 'up' || direction === 'down') return [direction];
-  throw new ConfigError(`blackhole direction must be "up", "down" or "both", got ${JSON.stringify(direction)}`);
-}
-
 function preloadTraces(profile: LinkProfile): void {
   for (const side of [profile.up, profile.down]) {
     if (side.traceFile !== undefined) loadMahimahiTrace(side.traceFile);
   }
 }
 
-function validateDuration(name: string, value: number): void {
-  if (!(Number.isFinite(value) && value >= 0)) throw new ConfigError(`${name} must be a finite number of ms >= 0, got ${String(value)}`);
-}
-
 export class LinkEmulator {
   private currentProfile: LinkProfile;
-  private readonly restoreTimers: Record<LinkSide, TimerHandle | undefined> = { up: undefined, down: undefined };
-  private readonly scheduled = new Set<TimerHandle>();
-  private readonly startedAtMs: number;
+  private readonly blackholes: BlackholeControl;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -91,7 +80,7 @@ export class LinkEmulator {
     private readonly logger: Logger,
   ) {
     this.currentProfile = profile;
-    this.startedAtMs = clock.now();
+    this.blackholes = new BlackholeControl(clock, logger, clock.now(), (side, on) => relay.setBlackhole(side, on));
   }
 
   /**
@@ -164,50 +153,22 @@ export class LinkEmulator {
    * a pending timed restore of the same direction.
    */
   blackhole(direction: BlackholeDirection = 'both'): void {
-    for (const side of sidesOf(direction)) {
-      this.cancelRestore(side);
-      this.relay.setBlackhole(side, true);
-    }
-    this.logger.info({ direction }, 'blackhole started');
+    this.blackholes.blackhole(direction);
   }
 
   /** Ends every blackhole in both directions and cancels pending timed restores. */
   restore(): void {
-    for (const side of ['up', 'down'] as const) {
-      this.cancelRestore(side);
-      this.relay.setBlackhole(side, false);
-    }
-    this.logger.info('blackhole ended');
+    this.blackholes.restore();
   }
 
   /** Blackholes `direction` now and restores it after `durationMs`. */
   blackholeFor(durationMs: number, direction: BlackholeDirection = 'both'): void {
-    validateDuration('durationMs', durationMs);
-    const sides = sidesOf(direction);
-    this.blackhole(direction);
-    for (const side of sides) {
-      this.restoreTimers[side] = this.clock.setTimeout(() => {
-        this.restoreTimers[side] = undefined;
-        this.relay.setBlackhole(side, false);
-        this.logger.info({ direction: side, durationMs }, 'timed blackhole ended');
-      }, durationMs);
-    }
+    this.blackholes.blackholeFor(durationMs, direction);
   }
 
   /** Plans blackhole windows relative to start(); a window whose start has passed begins now. */
   scheduleBlackholes(windows: readonly ScheduledBlackhole[]): void {
-    for (const window of windows) {
-      validateDuration('atMs', window.atMs);
-      validateDuration('durationMs', window.durationMs);
-      sidesOf(window.direction);
-    }
-    for (const window of windows) {
-      const handle = this.clock.setTimeout(() => {
-        this.scheduled.delete(handle);
-        this.blackholeFor(window.durationMs, window.direction);
-      }, this.startedAtMs + window.atMs - this.clock.now());
-      this.scheduled.add(handle);
-    }
+    this.blackholes.schedule(windows);
   }
 
   /**
@@ -246,16 +207,8 @@ export class LinkEmulator {
   }
 
   private async shutdown(): Promise<void> {
-    for (const handle of this.scheduled) handle.cancel();
-    this.scheduled.clear();
-    this.cancelRestore('up');
-    this.cancelRestore('down');
+    this.blackholes.cancelAll();
     await this.relay.close();
     this.logger.info('link emulator stopped');
-  }
-
-  private cancelRestore(side: LinkSide): void {
-    this.restoreTimers[side]?.cancel();
-    this.restoreTimers[side] = undefined;
   }
 }

@@ -12,7 +12,7 @@ import { LinkDirection } from '../link-model.js';
 import { loadMahimahiTrace } from '../mahimahi-trace.js';
 import { resolveProfile, type LinkProfile } from '../profiles.js';
 import { directionSeed, type LinkSide } from '../relay-types.js';
-import { BlackholeControl } from './blackhole-control.js';
+import { BlackholeControl } from '../blackhole-control.js';
 import { PacketEmulatorError } from './errors.js';
 import { DEFAULT_NAMESPACE_PREFIX, namespacePairNames } from './namespaces.js';
 import { loadTunAddon, type TunAddon, type TunReaderHandle, type TunReadError } from './native.js';

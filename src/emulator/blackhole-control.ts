@@ -1,11 +1,11 @@
-// Blackhole switching with timed restores and scheduled windows, with the same semantics as the
-// relay facade (LinkEmulator). A later blackhole() or restore() of a direction cancels its timed
-// restore, and a window whose start has passed begins at once.
-import type { Clock, TimerHandle } from '../../clock.js';
-import { ConfigError } from '../../errors.js';
-import type { Logger } from '../../logger.js';
-import type { BlackholeDirection, ScheduledBlackhole } from '../emulator.js';
-import type { LinkSide } from '../relay-types.js';
+// Blackhole switching with timed restores and scheduled windows, shared by the relay facade
+// (LinkEmulator) and the packet-level backend. A later blackhole() or restore() of a direction
+// cancels its timed restore, and a window whose start has passed begins at once.
+import type { Clock, TimerHandle } from '../clock.js';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { BlackholeDirection, ScheduledBlackhole } from './emulator.js';
+import type { LinkSide } from './relay-types.js';
 
 function sidesOf(direction: BlackholeDirection): LinkSide[] {
   if (direction === 'both') return ['up', 'down'];
