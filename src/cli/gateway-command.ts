@@ -92,6 +92,7 @@ export async function runGatewayCommand(argv: string[], io: CliIo, stop: Promise
     gateway = await Gateway.start(options);
   } catch (error) {
     logger.fatal({ err: toError(error) }, 'gateway failed to start');
+    io.stderr.write(`pushlab: gateway failed to start: ${toError(error).message}\n`);
     return EXIT_FAILURE;
   }
   let api: HttpApi;
@@ -112,6 +113,7 @@ export async function runGatewayCommand(argv: string[], io: CliIo, stop: Promise
     });
   } catch (error) {
     logger.fatal({ err: toError(error), host: config.http.host, port: config.http.port }, 'HTTP API failed to start');
+    io.stderr.write(`pushlab: HTTP API failed to start on ${config.http.host}:${config.http.port}: ${toError(error).message}\n`);
     await gateway.close();
     return EXIT_FAILURE;
   }
@@ -209,6 +211,7 @@ async function runPrimary(config: GatewayConfig, io: CliIo, stop: Promise<string
     });
   } catch (error) {
     logger.fatal({ err: toError(error) }, 'gateway workers failed to start');
+    io.stderr.write(`pushlab: gateway workers failed to start: ${toError(error).message}\n`);
     return EXIT_FAILURE;
   }
   let api: HttpApi;
@@ -229,6 +232,7 @@ async function runPrimary(config: GatewayConfig, io: CliIo, stop: Promise<string
     });
   } catch (error) {
     logger.fatal({ err: toError(error), host: config.http.host, port: config.http.port }, 'HTTP API failed to start');
+    io.stderr.write(`pushlab: HTTP API failed to start on ${config.http.host}:${config.http.port}: ${toError(error).message}\n`);
     await primary.close();
     return EXIT_FAILURE;
   }
