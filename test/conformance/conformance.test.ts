@@ -2,7 +2,6 @@
 // loopback sockets. A transport plug-in is done when it passes all of them.
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode, ResumeStatus } from '../../src/codec/proto.js';
-import { lengthPrefixed } from '../../src/codec/frame-codec.js';
 import { encodeVarint } from '../../src/codec/varint.js';
 import { MessageTooLargeError } from '../../src/errors.js';
 import { LinkEmulator } from '../../src/emulator/emulator.js';
@@ -283,7 +282,6 @@ describe('conformance suite', () => {
     const socketWrite = (raw.connection as unknown as { socket: { write(b: Uint8Array): void } }).socket;
     socketWrite.write(encodeVarint(1025));
     expect(await raw.waitForClose()).toBe(CloseCode.FRAME_TOO_LARGE);
-    void lengthPrefixed;
   });
 });
 
