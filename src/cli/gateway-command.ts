@@ -19,7 +19,7 @@ import { ENV_AUTH_SECRET, type GatewayConfig } from '../config/schema.js';
 import { ConfigError, toError } from '../errors.js';
 import { HmacTokenAuthority } from '../gateway/auth.js';
 import { Gateway } from '../gateway/gateway.js';
-import { startHttpApi, type HttpApi } from '../gateway/http-api.js';
+import { startHttpApi, type HttpApi, type HttpApiOptions } from '../gateway/http-api.js';
 import type { Logger } from '../logger.js';
 import { collectProcessMetrics, GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { createSelfSignedCertificate } from '../tls/self-signed.js';
@@ -95,41 +95,31 @@ export async function runGatewayCommand(argv: string[], io: CliIo, stop: Promise
     io.stderr.write(`pushlab: gateway failed to start: ${toError(error).message}\n`);
     return EXIT_FAILURE;
   }
-  let api: HttpApi;
-  try {
-    api = await startHttpApi({
-      host: config.http.host,
-      port: config.http.port,
-      target: gateway,
-      health: () => gateway.health(),
-      metrics: gateway.metrics,
+  const api = await startApiOrReport(config, io, logger, {
+    target: gateway,
+    health: () => gateway.health(),
+    metrics: gateway.metrics,
+    routes: browserRoutes({
+      listeners: () => gateway.listeners,
       logger,
-      maxBodyBytes: config.http.maxBodyBytes,
-      routes: browserRoutes({
-        listeners: () => gateway.listeners,
-        logger,
-        demoTokens: flags.demo === true ? { issuer: authenticator } : undefined,
-      }),
-    });
-  } catch (error) {
-    logger.fatal({ err: toError(error), host: config.http.host, port: config.http.port }, 'HTTP API failed to start');
-    io.stderr.write(`pushlab: HTTP API failed to start on ${config.http.host}:${config.http.port}: ${toError(error).message}\n`);
+      demoTokens: flags.demo === true ? { issuer: authenticator } : undefined,
+    }),
+  });
+  if (!api) {
     await gateway.close();
     return EXIT_FAILURE;
   }
 
-  const ready: ReadyLine = {
-    event: 'ready',
-    pid: process.pid,
-    listeners: gateway.listeners.map((listener) => {
+  const ready = writeReadyLine(
+    io,
+    gateway.listeners.map((listener) => {
       const entry: ReadyLine['listeners'][number] = { transport: listener.transport, host: listener.address.host, port: listener.address.port };
       if (listener.clientSettings !== undefined) entry.clientSettings = listener.clientSettings;
       return entry;
     }),
-    http: { host: api.address.host, port: api.address.port },
-    tls: { selfSigned: tls.selfSigned, sha256: tls.sha256, cert: tls.material.cert },
-  };
-  io.stdout.write(`${JSON.stringify(ready, bytesAsBase64)}\n`);
+    api,
+    tls,
+  );
   logger.info({ listeners: ready.listeners, http: ready.http }, 'gateway ready');
   if (flags.demo === true) warnDemoMode(api, logger);
 
@@ -140,6 +130,38 @@ export async function runGatewayCommand(argv: string[], io: CliIo, stop: Promise
 
 function warnDemoMode(api: HttpApi, logger: Logger): void {
   logger.warn({ url: `http://${api.address.host}:${api.address.port}/demo` }, 'demo mode: POST /demo/token signs tokens for demo-* users for anyone who reaches the HTTP API');
+}
+
+/**
+ * Starts the HTTP API on the configured address; on failure logs it, prints one plain line on
+ * stderr and returns undefined, so the caller only has to stop what it started.
+ */
+async function startApiOrReport(
+  config: GatewayConfig,
+  io: CliIo,
+  logger: Logger,
+  parts: Pick<HttpApiOptions, 'target' | 'health' | 'metrics' | 'routes'>,
+): Promise<HttpApi | undefined> {
+  try {
+    return await startHttpApi({ ...parts, host: config.http.host, port: config.http.port, logger, maxBodyBytes: config.http.maxBodyBytes });
+  } catch (error) {
+    logger.fatal({ err: toError(error), host: config.http.host, port: config.http.port }, 'HTTP API failed to start');
+    io.stderr.write(`pushlab: HTTP API failed to start on ${config.http.host}:${config.http.port}: ${toError(error).message}\n`);
+    return undefined;
+  }
+}
+
+/** Writes the one JSON ready line on stdout and returns it. */
+function writeReadyLine(io: CliIo, listeners: ReadyLine['listeners'], api: HttpApi, tls: ResolvedTls): ReadyLine {
+  const ready: ReadyLine = {
+    event: 'ready',
+    pid: process.pid,
+    listeners,
+    http: { host: api.address.host, port: api.address.port },
+    tls: { selfSigned: tls.selfSigned, sha256: tls.sha256, cert: tls.material.cert },
+  };
+  io.stdout.write(`${JSON.stringify(ready, bytesAsBase64)}\n`);
+  return ready;
 }
 
 /**
@@ -186,7 +208,7 @@ async function createAuthenticator(config: GatewayConfig, env: NodeJS.ProcessEnv
   return { authenticator: new HmacTokenAuthority(secret, systemClock, { leewayMs: config.auth.leewayMs }), secret };
 }
 
-/** A worker of `--workers N`: gateway only, until the primary stops it with SIGTERM. */
+/** Runs one worker of `--workers N`: a gateway without an HTTP API, until the primary sends SIGTERM. */
 async function runWorker(config: GatewayConfig, io: CliIo, stop: Promise<string>, logger: Logger): Promise<number> {
   const gateway = await startClusterWorker(config, io.env, logger);
   const signal = await stop;
@@ -195,7 +217,7 @@ async function runWorker(config: GatewayConfig, io: CliIo, stop: Promise<string>
   return EXIT_OK;
 }
 
-/** The primary of `--workers N`: forks the workers, then serves the HTTP API in front of them. */
+/** Runs the primary of `--workers N`: forks the workers, then serves the HTTP API in front of them. */
 async function runPrimary(config: GatewayConfig, io: CliIo, stop: Promise<string>, logger: Logger, shared: { tls: ResolvedTls; secret: Uint8Array; authenticator: HmacTokenAuthority; demoTokens: boolean }): Promise<number> {
   let primary: ClusterPrimary;
   try {
@@ -214,36 +236,21 @@ async function runPrimary(config: GatewayConfig, io: CliIo, stop: Promise<string
     io.stderr.write(`pushlab: gateway workers failed to start: ${toError(error).message}\n`);
     return EXIT_FAILURE;
   }
-  let api: HttpApi;
-  try {
-    api = await startHttpApi({
-      host: config.http.host,
-      port: config.http.port,
-      target: primary,
-      health: () => primary.health(),
-      metrics: new GatewayMetrics(new ClusterMetricsRegistry()),
+  const api = await startApiOrReport(config, io, logger, {
+    target: primary,
+    health: () => primary.health(),
+    metrics: new GatewayMetrics(new ClusterMetricsRegistry()),
+    routes: browserRoutes({
+      listeners: () => primary.listeners.map((listener) => ({ ...listener, address: { host: listener.host, port: listener.port } })),
       logger,
-      maxBodyBytes: config.http.maxBodyBytes,
-      routes: browserRoutes({
-        listeners: () => primary.listeners.map((listener) => ({ ...listener, address: { host: listener.host, port: listener.port } })),
-        logger,
-        demoTokens: shared.demoTokens ? { issuer: shared.authenticator } : undefined,
-      }),
-    });
-  } catch (error) {
-    logger.fatal({ err: toError(error), host: config.http.host, port: config.http.port }, 'HTTP API failed to start');
-    io.stderr.write(`pushlab: HTTP API failed to start on ${config.http.host}:${config.http.port}: ${toError(error).message}\n`);
+      demoTokens: shared.demoTokens ? { issuer: shared.authenticator } : undefined,
+    }),
+  });
+  if (!api) {
     await primary.close();
     return EXIT_FAILURE;
   }
-  const ready: ReadyLine = {
-    event: 'ready',
-    pid: process.pid,
-    listeners: primary.listeners,
-    http: { host: api.address.host, port: api.address.port },
-    tls: { selfSigned: shared.tls.selfSigned, sha256: shared.tls.sha256, cert: shared.tls.material.cert },
-  };
-  io.stdout.write(`${JSON.stringify(ready, bytesAsBase64)}\n`);
+  const ready = writeReadyLine(io, primary.listeners, api, shared.tls);
   logger.info({ workers: config.workers, listeners: ready.listeners, http: ready.http }, 'gateway ready');
   if (shared.demoTokens) warnDemoMode(api, logger);
   const signal = await stop;
