@@ -8,8 +8,7 @@ import { ConfigError, PushlabError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { BlackholeControl } from './blackhole-control.js';
 import { EmulatorError } from './errors.js';
-import { loadMahimahiTrace } from './mahimahi-trace.js';
-import { resolveProfile, type LinkProfile } from './profiles.js';
+import { preloadProfileTraces, resolveProfile, type LinkProfile } from './profiles.js';
 import type { DirectionStats, LinkSide, Relay } from './relay-types.js';
 import { TCP_LOSS_MODEL, TcpRelay } from './tcp-relay.js';
 import { UdpRelay } from './udp-relay.js';
@@ -61,12 +60,6 @@ export interface EmulatorStats {
 
 const UDP_LOSS_MODEL = 'not applicable: protocol is udp, where loss drops whole datagrams';
 
-function preloadTraces(profile: LinkProfile): void {
-  for (const side of [profile.up, profile.down]) {
-    if (side.traceFile !== undefined) loadMahimahiTrace(side.traceFile);
-  }
-}
-
 export class LinkEmulator {
   private currentProfile: LinkProfile;
   private readonly blackholes: BlackholeControl;
@@ -97,7 +90,7 @@ export class LinkEmulator {
     }
     const profile = resolveProfile(options.profile);
     // Parse trace files now, so a bad trace fails here with its line number and binds nothing.
-    preloadTraces(profile);
+    preloadProfileTraces(profile);
     const clock = options.clock ?? systemClock;
     const logger = (options.logger ?? silentLogger()).child({ component: 'link-emulator', protocol: options.protocol });
     const targetHost = isIP(options.targetHost) !== 0 ? options.targetHost : (await lookup(options.targetHost)).address;
@@ -141,7 +134,7 @@ export class LinkEmulator {
   setProfile(profile: LinkProfile | string): void {
     const resolved = resolveProfile(profile);
     // A bad trace must fail before either direction changes.
-    preloadTraces(resolved);
+    preloadProfileTraces(resolved);
     this.relay.setProfile(resolved);
     this.currentProfile = resolved;
     this.logger.info({ profile: resolved.name, up: resolved.up, down: resolved.down, natIdleTimeoutMs: resolved.natIdleTimeoutMs }, 'link profile changed');

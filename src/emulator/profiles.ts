@@ -3,6 +3,7 @@
 // docs/EMULATOR.md lists them with their reasoning.
 import { ConfigError } from '../errors.js';
 import { validateLinkDirectionConfig, type LinkDirectionConfig } from './link-model.js';
+import { loadMahimahiTrace } from './mahimahi-trace.js';
 
 export interface LinkProfile {
   name: string;
@@ -138,4 +139,11 @@ export function traceProfile(options: TraceProfileOptions): LinkProfile {
 
 function cloneProfile(profile: LinkProfile): LinkProfile {
   return { ...profile, up: { ...profile.up }, down: { ...profile.down } };
+}
+
+/** Parses the profile's trace files now (cached by path), so a bad trace fails with its line number before anything changes. */
+export function preloadProfileTraces(profile: LinkProfile): void {
+  for (const side of [profile.up, profile.down]) {
+    if (side.traceFile !== undefined) loadMahimahiTrace(side.traceFile);
+  }
 }

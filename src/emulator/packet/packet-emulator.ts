@@ -9,8 +9,7 @@ import { silentLogger, type Logger } from '../../logger.js';
 import { seededRandom } from '../../random.js';
 import type { BlackholeDirection, ScheduledBlackhole } from '../emulator.js';
 import { LinkDirection } from '../link-model.js';
-import { loadMahimahiTrace } from '../mahimahi-trace.js';
-import { resolveProfile, type LinkProfile } from '../profiles.js';
+import { preloadProfileTraces, resolveProfile, type LinkProfile } from '../profiles.js';
 import { directionSeed, type LinkSide } from '../relay-types.js';
 import { BlackholeControl } from '../blackhole-control.js';
 import { PacketEmulatorError } from './errors.js';
@@ -52,12 +51,6 @@ export interface PacketEmulatorStats {
 /** Packets read per event-loop wake-up; bounds how long one burst blocks the event loop. */
 const READ_BATCH = 64;
 let instanceCounter = 0;
-
-function preloadTraces(profile: LinkProfile): void {
-  for (const side of [profile.up, profile.down]) {
-    if (side.traceFile !== undefined) loadMahimahiTrace(side.traceFile);
-  }
-}
 
 export class PacketLinkEmulator {
   readonly clientNamespace: string;
@@ -106,7 +99,7 @@ export class PacketLinkEmulator {
    */
   static async start(options: PacketLinkEmulatorOptions): Promise<PacketLinkEmulator> {
     const profile = resolveProfile(options.profile);
-    preloadTraces(profile);
+    preloadProfileTraces(profile);
     const addon = loadTunAddon();
     const clock = options.clock ?? systemClock;
     const seed = options.seed ?? 1;
@@ -135,7 +128,7 @@ export class PacketLinkEmulator {
   /** Switches to another profile at once; packets already scheduled keep their delivery times. */
   setProfile(profile: LinkProfile | string): void {
     const resolved = resolveProfile(profile);
-    preloadTraces(resolved);
+    preloadProfileTraces(resolved);
     this.paths.up.link.setConfig(resolved.up);
     this.paths.down.link.setConfig(resolved.down);
     this.nat.setIdleTimeout(resolved.natIdleTimeoutMs);
