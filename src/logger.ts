@@ -14,7 +14,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return pino({ level: options.level ?? process.env.PUSHLAB_LOG_LEVEL ?? 'info', name: options.name ?? 'pushlab' });
 }
 
-/** A logger that discards everything; the default for library users who pass none, and for tests. */
+/** Creates a logger that discards everything: the default for library users who pass none, and for tests. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }

@@ -40,8 +40,8 @@ export class StreamFrameDecoder {
           offset = this.readPrefix(chunk, offset, frames);
           continue;
         }
-        const wanted = this.body.length - this.bodyFilled;
-        const available = Math.min(wanted, chunk.length - offset);
+        const remaining = this.body.length - this.bodyFilled;
+        const available = Math.min(remaining, chunk.length - offset);
         this.body.set(chunk.subarray(offset, offset + available), this.bodyFilled);
         this.bodyFilled += available;
         offset += available;

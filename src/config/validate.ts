@@ -163,8 +163,8 @@ export function checkConfigConsistency(config: GatewayConfig): void {
     seen.set(address, `listeners[${index}]`);
   });
   if (config.workers > 1) {
-    // node:cluster balances TCP connections across workers; datagrams of one QUIC or UDP session
-    // would be spread over all of them, so those listeners need a single process.
+    // node:cluster balances TCP connections across workers. It would spread the datagrams of one
+    // QUIC or UDP session over all of them, so those listeners need a single process.
     config.listeners.forEach((listener, index) => {
       if (!MULTI_PROCESS_TRANSPORTS.includes(listener.transport)) {
         throw new ConfigError(`listeners[${index}].transport: ${JSON.stringify(listener.transport)} cannot run with workers > 1; multi-process mode supports ${MULTI_PROCESS_TRANSPORTS.join(', ')}`);

@@ -180,7 +180,7 @@ export class Gateway implements PublishTarget {
     this.sessions.add(session);
 
     if (resumed) {
-      // The resume position is an implicit cumulative ack: the device holds everything up to it,
+      // The resume position is an implicit cumulative ack. The device has every message up to it,
       // even if its ack for the last of those messages was lost with the old connection.
       const acked = device.inbox.ack(replayAfter);
       if (acked.length > 0) this.metrics.pushesAcked.inc({ transport: connection.transport }, acked.length);

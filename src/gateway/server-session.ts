@@ -1,5 +1,5 @@
-// The gateway side of one live session: pushes out of the device's inbox through a priority queue,
-// a window of unacknowledged pushes and the coalescer; acks, client publishes and pings in.
+// The gateway side of one live session. Pushes leave the device's inbox through a priority queue,
+// a window of unacknowledged pushes and the coalescer. Acks, client publishes and pings come in.
 import type { Clock } from '../clock.js';
 import { decodeFrame, encodeFrame, unbatch } from '../codec/frame-codec.js';
 import { CloseCode, Priority, type Frame, type Publish, type PublishAck } from '../codec/proto.js';
@@ -244,8 +244,8 @@ export class ServerSession implements ConnectionHandler, HeartbeatHost {
       if (!next) break;
       const { message } = next;
       if (!inbox.isPending(message.seq) || this.inflight.has(message.seq)) continue;
-      // Only a message that already went out on some connection is a retransmission; one queued
-      // while the device was offline goes out for the first time.
+      // Only a message that already went out on some connection is a retransmission. A message
+      // queued while the device was offline goes out for the first time.
       const replay = message.sent === true;
       message.sent = true;
       this.inflight.add(message.seq);

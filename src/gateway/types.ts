@@ -4,7 +4,7 @@ export type PriorityName = 'normal' | 'high';
 
 export interface PublishRequest {
   userId: string;
-  /** One device; every device the gateway knows for the user when absent. */
+  /** One device; every device the gateway has seen for the user when absent. */
   deviceId?: string;
   payload: Uint8Array;
   priority?: PriorityName;
@@ -25,7 +25,7 @@ export interface PublishResult {
   deliveries: DeviceDelivery[];
 }
 
-/** What the HTTP API needs from a gateway (or from a cluster front end later). */
+/** The publish entry point the HTTP API calls: a gateway, or the primary of a multi-process gateway. */
 export interface PublishTarget {
   publish(request: PublishRequest): Promise<PublishResult>;
 }

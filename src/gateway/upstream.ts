@@ -1,6 +1,6 @@
 // Exactly-once application of client publishes within a session. The client numbers its publishes
-// and retries them until acked; the ledger applies each number once, in order, and answers a retry
-// with the original ack.
+// and retries them until acked. The ledger applies each number once, in order, and replies to a
+// retry with the original ack.
 import type { Priority, PublishAck } from '../codec/proto.js';
 
 export interface UpstreamEvent {
@@ -23,7 +23,7 @@ export type LedgerVerdict<T> =
   | { kind: 'held' }
   | { kind: 'overflow' };
 
-/** How many acks are kept to answer retries, and how many early publishes may wait for a gap. */
+/** How many acks are kept for replies to retries, and how many early publishes may wait for a gap. */
 const ACK_MEMORY = 4096;
 const MAX_HELD = 1024;
 

@@ -65,7 +65,7 @@ export class Heartbeat {
     this.lastSentAt = this.clock.now();
   }
 
-  /** Records the answer to one of our pings and feeds the round-trip time to the policy. */
+  /** Records the pong to one of our pings and feeds the round-trip time to the policy. */
   notePong(nonce: number): number | undefined {
     const sentAt = this.outstanding.get(nonce);
     if (sentAt === undefined) return undefined;

@@ -1,7 +1,7 @@
 // The per-device inbox: every message for a device gets the next sequence number and stays here
 // until the device acknowledges it, so a message survives outages and reconnects.
 //
-// NOTE: in memory only. A process restart loses every inbox; a durable store (and the offline
+// NOTE: in memory only, so a process restart loses every inbox. A durable store (and the offline
 // vendor path for devices without a live session) plugs in behind the same methods.
 import type { Priority } from '../codec/proto.js';
 

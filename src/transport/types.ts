@@ -1,4 +1,4 @@
-// The seam between the session core and the transports. The core sees only these types; each
+// The seam between the session core and the transports. The core uses only these types; each
 // transport plug-in under transports/ implements them and registers itself by name.
 import type { Logger } from '../logger.js';
 
@@ -101,7 +101,7 @@ export interface TransportListener {
   readonly transport: string;
   readonly address: TransportAddress;
   /**
-   * Settings a client needs to dial this listener that only the server knows, such as a pinned
+   * Settings a client needs to dial this listener that only the server has, such as a pinned
    * public key or certificate hashes; clients merge them into DialOptions.settings.
    */
   readonly clientSettings?: Record<string, unknown>;

@@ -1,4 +1,4 @@
-// Connection attempts that open late, after a newer attempt already holds the session, must be
+// Connection attempts that open late, after a newer attempt already owns the session, must be
 // closed on arrival and must never cause a second delivery.
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode } from '../../src/codec/proto.js';
@@ -34,7 +34,7 @@ class HeldBackTransport implements Transport {
   async dial(options: DialOptions): Promise<TransportConnection> {
     const attempt = ++this.dials;
     if (!this.heldAttempts.has(attempt)) return this.inner.dial(options);
-    // The network holds this attempt: it opens only after the client has given up on it.
+    // The network delays this attempt, so it opens only after the client has given up on it.
     const connection = await this.inner.dial({ ...options, signal: undefined });
     await new Promise((resolve) => setTimeout(resolve, this.holdMs));
     this.lateConnections.push(connection);
